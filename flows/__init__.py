@@ -1,0 +1,1 @@
+"""User-facing Prefect flows: each chains tasks and passes paths, nothing more."""

@@ -1,0 +1,144 @@
+"""Experiment configuration: one YAML file per experiment, parsed into typed models.
+
+Relative paths in a config file are relative to that file, so a config means the same
+thing whichever directory a flow or worker runs from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rm_core.errors import ConfigError
+
+HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILES = {
+    "helpsteer2": REPO_ROOT / "data" / "sample" / "helpsteer2_sample.jsonl",
+    "helpsteer2_preference": REPO_ROOT / "data" / "sample" / "helpsteer2_preference_sample.jsonl",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    """Where rows come from: the embedded sample, a local file or a Hugging Face dataset."""
+
+    kind: Literal["sample", "local", "huggingface"] = "sample"
+    path: Path | None = None
+    format: Literal["auto", "parquet", "json", "jsonl"] = "auto"
+    name: str = "helpsteer2"
+    split: str = "train"
+    data_dir: str | None = None
+    revision: str | None = None
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical column -> column in the source, for sources named differently",
+    )
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> SourceConfig:
+        if self.kind == "local" and self.path is None:
+            raise ValueError("source.kind 'local' needs source.path")
+        if self.kind == "sample" and self.name not in SAMPLE_FILES:
+            raise ValueError(
+                f"source.name {self.name!r} is not an embedded sample; "
+                f"known: {sorted(SAMPLE_FILES)}"
+            )
+        return self
+
+    def local_path(self) -> Path:
+        """The file a sample or local source reads."""
+        if self.kind == "sample":
+            return SAMPLE_FILES[self.name]
+        if self.path is None:
+            raise ConfigError(f"source of kind {self.kind!r} has no local path")
+        return self.path
+
+
+class ValidationConfig(Strict):
+    """Bounds of the validation suites and how many bad rows a run tolerates."""
+
+    max_bad_fraction: float = Field(0.05, ge=0, le=1)
+    min_chars: int = Field(1, ge=0)
+    max_prompt_chars: int = Field(20_000, gt=0)
+    max_response_chars: int = Field(20_000, gt=0)
+
+
+class SplitConfig(Strict):
+    """Train/val split: share of prompt groups in val, and the seed that fixes it."""
+
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    seed: int = 42
+
+
+class DataConfig(Strict):
+    """The data stage: source, converter and its options, validation, split."""
+
+    source: SourceConfig = SourceConfig()
+    converter: str = "helpsteer2_pointwise"
+    labels: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
+    dimension: str = "helpfulness"
+    max_score: int = Field(4, gt=0)
+    ties: Literal["keep", "drop"] = "keep"
+    validation: ValidationConfig = ValidationConfig()
+    split: SplitConfig = SplitConfig()
+    batch_rows: int = Field(100_000, gt=0)
+
+    @model_validator(mode="after")
+    def _dimension_is_a_label(self) -> DataConfig:
+        if self.converter.endswith("pointwise") and self.dimension not in self.labels:
+            raise ValueError(f"dimension {self.dimension!r} is not among labels {self.labels}")
+        return self
+
+
+class ExperimentConfig(Strict):
+    """One experiment: its name, where its artifacts go, and each stage's settings."""
+
+    name: str
+    artifacts_dir: Path = Path("../artifacts")
+    data: DataConfig = DataConfig()
+
+
+def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Parse an experiment YAML; `overrides` are dotted keys (`data.split.seed`) -> value."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment config not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path} is not a valid experiment config:\n{exc}") from exc
+    return _resolve_paths(config, path.resolve().parent)
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _resolve_paths(config: ExperimentConfig, base: Path) -> ExperimentConfig:
+    source = config.data.source
+    if source.path is not None and not source.path.is_absolute():
+        source = source.model_copy(update={"path": (base / source.path).resolve()})
+    artifacts = config.artifacts_dir
+    if not artifacts.is_absolute():
+        artifacts = (base / artifacts).resolve()
+    data = config.data.model_copy(update={"source": source})
+    return config.model_copy(update={"data": data, "artifacts_dir": artifacts})

@@ -1,0 +1,65 @@
+"""Converters: source rows -> DataSample tables, registered by name.
+
+A new dataset family is one module that registers its converters here plus a config
+that names one; flows never change. Converters work on whole Arrow batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from rm_core.coerce import Kind
+from rm_core.config import DataConfig
+from rm_core.errors import ConfigError
+from rm_core.schema import TaskCategory
+
+
+class Converter(Protocol):
+    """What the data stage needs from a dataset family."""
+
+    task_category: TaskCategory
+    kinds: dict[str, Kind]
+    labels: tuple[str, ...]
+
+    def features(self, batch: pa.Table) -> pd.DataFrame:
+        """Per-row values the validation suite of `task_category` checks."""
+
+    def pair_hash(self, batch: pa.Table) -> np.ndarray:
+        """uint64 hash of what makes a row a duplicate (prompt + response(s))."""
+
+    def to_samples(self, batch: pa.Table) -> pa.Table:
+        """DataSample table of valid rows."""
+
+
+ConverterFactory = Callable[[DataConfig], Converter]
+_REGISTRY: dict[str, ConverterFactory] = {}
+
+
+def register(name: str) -> Callable[[ConverterFactory], ConverterFactory]:
+    """Register a converter factory under `name` (the config's `data.converter`)."""
+
+    def decorate(factory: ConverterFactory) -> ConverterFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def get_converter(config: DataConfig) -> Converter:
+    """The converter named by `config.converter`, built with its options."""
+    _load_builtin()
+    factory = _REGISTRY.get(config.converter)
+    if factory is None:
+        raise ConfigError(
+            f"unknown converter {config.converter!r}; registered: {sorted(_REGISTRY)}"
+        )
+    return factory(config)
+
+
+def _load_builtin() -> None:
+    from rm_core.convert import helpsteer2  # noqa: F401  (registers on import)

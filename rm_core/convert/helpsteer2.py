@@ -1,0 +1,205 @@
+"""The HelpSteer2 family: pointwise rows (prompt, response, five 0-4 attributes) and
+preference rows (prompt, response_1, response_2, preference_strength -3..3).
+
+Pointwise keeps every configured attribute as a label; the trained dimension is chosen
+later, by the template. Pairwise turns each preference row into two samples, one per
+answer order, so position bias can be trained away and measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rm_core.coerce import Kind
+from rm_core.config import DataConfig
+from rm_core.convert import register
+from rm_core.convert.arrow_text import (
+    conversation_chars,
+    conversation_text,
+    first_unknown_role,
+    hash_texts,
+    normalize,
+    text_chars,
+)
+from rm_core.schema import sample_schema
+from rm_core.sources import ERROR_COLUMN, ROW_COLUMN
+
+SOURCE = "helpsteer2"
+
+
+def column(batch: pa.Table, name: str) -> pa.Array:
+    """A column of `batch` as one contiguous Arrow array."""
+    return batch.column(name).combine_chunks()
+
+
+def common_features(batch: pa.Table) -> dict[str, object]:
+    """Features every HelpSteer2 suite checks: prompt size, roles, conversion errors."""
+    prompt = column(batch, "prompt")
+    return {
+        "prompt_chars": conversation_chars(prompt),
+        "role": first_unknown_role(prompt),
+        "row_error": column(batch, ERROR_COLUMN).to_numpy(zero_copy_only=False),
+    }
+
+
+def answer(role_count: int, content: pa.Array, label: pa.StructArray) -> pa.StructArray:
+    """Struct array of answers (assistant role, content, label)."""
+    roles = pa.array(["assistant"] * role_count, type=pa.string())
+    return pa.StructArray.from_arrays([roles, content, label], names=["role", "content", "label"])
+
+
+def metadata(rows: pa.Array, extra: str = "") -> pa.Array:
+    """JSON metadata recording the source row of each sample."""
+    return pc.binary_join_element_wise(
+        '{"source_row": ', pc.cast(rows, pa.string()), f"{extra}}}", ""
+    )
+
+
+def sample_table(
+    unique_ids: list[str], prompt: pa.Array, answers: pa.ListArray, task: str, meta: pa.Array
+) -> pa.Table:
+    """Assemble a DataSample table from its columns."""
+    count = len(unique_ids)
+    label_type = answers.type.value_type.field("label").type
+    return pa.Table.from_arrays(
+        [
+            pa.array(unique_ids, type=pa.string()),
+            prompt,
+            answers,
+            pa.array([SOURCE] * count, type=pa.string()),
+            pa.array([task] * count, type=pa.string()),
+            meta,
+        ],
+        schema=sample_schema(label_type),
+    )
+
+
+class PointwiseConverter:
+    """One sample per row: the response with all of its attribute labels."""
+
+    task_category = "pointwise"
+
+    def __init__(self, config: DataConfig) -> None:
+        self.labels = tuple(config.labels)
+        self.kinds: dict[str, Kind] = {"prompt": "messages", "response": "text"}
+        self.kinds.update(dict.fromkeys(self.labels, "number"))
+
+    def features(self, batch: pa.Table) -> pd.DataFrame:
+        features = common_features(batch)
+        features["response_chars"] = text_chars(column(batch, "response"))
+        for label in self.labels:
+            features[label] = column(batch, label).to_numpy(zero_copy_only=False)
+        return pd.DataFrame(features, index=column(batch, ROW_COLUMN).to_numpy())
+
+    def pair_hash(self, batch: pa.Table) -> np.ndarray:
+        prompt = normalize(conversation_text(column(batch, "prompt")))
+        return hash_texts(prompt, pc.fill_null(column(batch, "response"), ""))
+
+    def to_samples(self, batch: pa.Table) -> pa.Table:
+        count = batch.num_rows
+        labels = pa.StructArray.from_arrays(
+            [pc.cast(column(batch, name), pa.int64()) for name in self.labels],
+            names=list(self.labels),
+        )
+        answers = pa.ListArray.from_arrays(
+            pa.array(np.arange(count + 1), type=pa.int32()),
+            answer(count, column(batch, "response"), labels),
+        )
+        ids = [f"{SOURCE}-{h:016x}" for h in self.pair_hash(batch).tolist()]
+        meta = metadata(column(batch, ROW_COLUMN))
+        return sample_table(ids, column(batch, "prompt"), answers, "pointwise", meta)
+
+
+class PairwiseConverter:
+    """Two samples per preference row, (response_1, response_2) and the reverse order."""
+
+    task_category = "pairwise"
+    labels = ("preference", "strength")
+
+    def __init__(self, config: DataConfig) -> None:
+        self.kinds: dict[str, Kind] = {
+            "prompt": "messages",
+            "response_1": "text",
+            "response_2": "text",
+            "preference_strength": "number",
+        }
+
+    def features(self, batch: pa.Table) -> pd.DataFrame:
+        features = common_features(batch)
+        features["response_1_chars"] = text_chars(column(batch, "response_1"))
+        features["response_2_chars"] = text_chars(column(batch, "response_2"))
+        features["preference_strength"] = column(batch, "preference_strength").to_numpy(
+            zero_copy_only=False
+        )
+        return pd.DataFrame(features, index=column(batch, ROW_COLUMN).to_numpy())
+
+    def pair_hash(self, batch: pa.Table) -> np.ndarray:
+        prompt = normalize(conversation_text(column(batch, "prompt")))
+        first = pc.fill_null(column(batch, "response_1"), "")
+        second = pc.fill_null(column(batch, "response_2"), "")
+        return hash_texts(prompt, first, second)
+
+    def to_samples(self, batch: pa.Table) -> pa.Table:
+        strength = pc.cast(column(batch, "preference_strength"), pa.int64())
+        pair_ids = [f"{h:016x}" for h in self.pair_hash(batch).tolist()]
+        first, second = column(batch, "response_1"), column(batch, "response_2")
+        rows, prompt = column(batch, ROW_COLUMN), column(batch, "prompt")
+        forward = self._orders(pair_ids, "ab", prompt, first, second, strength, rows)
+        backward = self._orders(pair_ids, "ba", prompt, second, first, pc.negate(strength), rows)
+        interleave = np.arange(2 * batch.num_rows).reshape(2, -1).T.ravel()
+        return pa.concat_tables([forward, backward]).take(pa.array(interleave))
+
+    def _orders(
+        self,
+        pair_ids: list[str],
+        order: str,
+        prompt: pa.Array,
+        a: pa.Array,
+        b: pa.Array,
+        strength: pa.Array,
+        rows: pa.Array,
+    ) -> pa.Table:
+        """Samples answering (a, b); negative strength means `a` is better."""
+        count = len(pair_ids)
+        sign = pc.sign(strength)
+        magnitude = pc.abs(strength)
+        a_pref = pc.case_when(
+            pc.make_struct(pc.less(sign, 0), pc.greater(sign, 0)),
+            "chosen",
+            "rejected",
+            "tie",
+        )
+        b_pref = pc.case_when(
+            pc.make_struct(pc.less(sign, 0), pc.greater(sign, 0)),
+            "rejected",
+            "chosen",
+            "tie",
+        )
+        label = [
+            pa.StructArray.from_arrays([pref, magnitude], names=list(self.labels))
+            for pref in (a_pref, b_pref)
+        ]
+        answers_flat = pa.concat_arrays([answer(count, a, label[0]), answer(count, b, label[1])])
+        interleave = np.arange(2 * count).reshape(2, -1).T.ravel()
+        answers = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, 2 * count + 1, 2), type=pa.int32()),
+            answers_flat.take(pa.array(interleave)),
+        )
+        ids = [f"{SOURCE}-{pair}-{order}" for pair in pair_ids]
+        meta = metadata(rows, f', "order": "{order}"')
+        return sample_table(ids, prompt, answers, "pairwise", meta)
+
+
+@register("helpsteer2_pointwise")
+def helpsteer2_pointwise(config: DataConfig) -> PointwiseConverter:
+    """HelpSteer2 attribute rows -> pointwise samples."""
+    return PointwiseConverter(config)
+
+
+@register("helpsteer2_pairwise")
+def helpsteer2_pairwise(config: DataConfig) -> PairwiseConverter:
+    """HelpSteer2 preference rows -> pairwise samples in both answer orders."""
+    return PairwiseConverter(config)
