@@ -148,11 +148,11 @@ def ingest(
                                       config.batch_rows):
                 rows = batch.column(ROW_COLUMN).to_numpy()
                 features = converter.features(batch)
-                features["duplicate_of"] = _duplicates(converter.pair_hash(batch), rows,
-                                                       first_seen)
+                hashes = converter.pair_hash(batch)
+                features["duplicate_of"] = _duplicates(hashes, rows, first_seen)
                 reasons = validator.validate(features)
                 bad = np.isin(rows, np.fromiter(reasons, dtype=np.int64, count=len(reasons)))
-                converted = converter.to_samples(batch.filter(pa.array(~bad)))
+                converted = converter.to_samples(batch.filter(pa.array(~bad)), hashes[~bad])
                 samples = samples or pq.ParquetWriter(building / "samples.parquet",
                                                       converted.schema)
                 samples.write_table(converted)
@@ -257,8 +257,9 @@ def split(
 
 def _groups_and_labels(ingested: IngestResult, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     groups, labels = [], []
+    # Only the labels of the answers: their texts are most of the file.
     for batch in pq.ParquetFile(ingested.samples_path).iter_batches(
-        batch_size=config.batch_rows, columns=["input", "output"]
+        batch_size=config.batch_rows, columns=["input", "output.list.element.label"]
     ):
         groups.append(splitting.prompt_groups(batch.column("input")))
         labels.append(
@@ -291,7 +292,11 @@ def template_for(config: DataConfig) -> PointwiseTemplate | PairwiseTemplate:
     """The judge template of the configured task: the one training and reward share."""
     if get_converter(config).task_category == "pairwise":
         return PairwiseTemplate()
-    return PointwiseTemplate(dimension=config.dimension, max_score=config.max_score)
+    return PointwiseTemplate(
+        dimension=config.dimension,
+        max_score=config.max_score,
+        answer_prefix=config.template.answer_prefix,
+    )
 
 
 def to_verl(

@@ -143,26 +143,33 @@ def read_batches(
     else:
         raise SourceError(f"unknown format {fetched.format!r} for {fetched.path}")
     total = 0
-    for first_row, values, row_errors in raw_batches:
-        yield _coerce_batch(fetched.path, first_row, values, row_errors, kinds, wanted)
+    for first_row, values, row_errors, lines in raw_batches:
+        yield _coerce_batch(fetched.path, first_row, values, row_errors, lines, kinds, wanted)
         total += len(row_errors)
     if total == 0:
         raise SourceError(f"source {fetched.path} has no rows")
 
 
-RawBatch = tuple[int, dict[str, Any], list[str | None]]
+# (first row, column values, row errors, raw text of lines that did not parse)
+RawBatch = tuple[int, dict[str, Any], list[str | None], list[str | None]]
+
+
+class Unparsable(str):
+    """The text of a source line that is not valid JSON (kept for the quarantine)."""
 
 
 def _parquet_batches(path: Path, wanted: Mapping[str, str], batch_rows: int) -> Iterator[RawBatch]:
     try:
-        parquet = pq.ParquetFile(path)
+        # Buffered reads: without a buffer pyarrow holds whole column chunks (a 1M-row
+        # row group of responses is ~700 MB) for as long as the file is read.
+        parquet = pq.ParquetFile(path, buffer_size=1 << 20)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path} is not a readable parquet file: {exc}") from exc
     _require_columns(path, wanted, parquet.schema_arrow.names)
     first_row = 0
     for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(wanted.values())):
         values = {name: batch.column(source) for name, source in wanted.items()}
-        yield first_row, values, [None] * batch.num_rows
+        yield first_row, values, [None] * batch.num_rows, [None] * batch.num_rows
         first_row += batch.num_rows
 
 
@@ -171,7 +178,7 @@ def _json_batches(
 ) -> Iterator[RawBatch]:
     records = _jsonl_records(path) if fmt == "jsonl" else _json_records(path)
     seen_columns: set[str] = set()
-    first_row, values, errors = 0, {name: [] for name in wanted}, []
+    first_row, values, errors, lines = 0, {name: [] for name in wanted}, [], []
     for record, error in records:
         if isinstance(record, dict):
             seen_columns.update(record)
@@ -180,13 +187,15 @@ def _json_batches(
         for name, source in wanted.items():
             values[name].append(record.get(source) if isinstance(record, dict) else None)
         errors.append(error)
+        lines.append(str(record) if isinstance(record, Unparsable) else None)
         if len(errors) == batch_rows:
             _require_columns(path, wanted, seen_columns)
-            yield first_row, values, errors
-            first_row, values, errors = first_row + len(errors), {n: [] for n in wanted}, []
+            yield first_row, values, errors, lines
+            first_row += len(errors)
+            values, errors, lines = {n: [] for n in wanted}, [], []
     if errors:
         _require_columns(path, wanted, seen_columns)
-        yield first_row, values, errors
+        yield first_row, values, errors, lines
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[Any, str | None]]:
@@ -197,9 +206,11 @@ def _jsonl_records(path: Path) -> Iterator[tuple[Any, str | None]]:
             try:
                 yield json.loads(line.decode("utf-8")), None
             except UnicodeDecodeError as exc:
-                yield None, f"line {number} is not valid UTF-8 (byte {exc.start})"
+                text = Unparsable(line.decode("utf-8", errors="backslashreplace"))
+                yield text, f"line {number} is not valid UTF-8 (byte {exc.start})"
             except json.JSONDecodeError as exc:
-                yield None, f"line {number} is not valid JSON: {exc.msg}"
+                text = Unparsable(line.decode("utf-8").rstrip("\r\n"))
+                yield text, f"line {number} is not valid JSON: {exc.msg}"
 
 
 def _json_records(path: Path) -> Iterator[tuple[Any, str | None]]:
@@ -231,6 +242,7 @@ def _coerce_batch(
     first_row: int,
     values: dict[str, Any],
     row_errors: list[str | None],
+    lines: list[str | None],
     kinds: Mapping[str, Kind],
     wanted: Mapping[str, str],
 ) -> pa.Table:
@@ -238,14 +250,16 @@ def _coerce_batch(
     errors = list(row_errors)
     for name, kind in kinds.items():
         array, column_errors = coerce_column(name, values[name], kind)
-        if kind == "number":
+        # Judged on the first batch only: a short last batch whose few labels are all
+        # bad holds bad rows (quarantined), not a wrongly mapped column.
+        if kind == "number" and first_row == 0:
             _require_numeric(path, wanted[name], first_row, values[name], array)
         arrays[name] = array
         errors = [_join(a, b) for a, b in zip(errors, column_errors, strict=True)]
     rows = pa.array(range(first_row, first_row + len(errors)), type=pa.int64())
     raw = [
-        None if error is None else _raw_record(values, position)
-        for position, error in enumerate(errors)
+        line if line is not None else None if error is None else _raw_record(values, position)
+        for position, (error, line) in enumerate(zip(errors, lines, strict=True))
     ]
     return pa.table(
         {

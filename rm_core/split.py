@@ -42,9 +42,12 @@ def strata(outputs: pa.Array, task_category: str, dimension: str) -> np.ndarray:
 def assign(groups: np.ndarray, labels: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of the samples that go to val."""
     frame = pd.DataFrame({"group": groups, "label": labels})
+    # Ties between labels of a group go to the smallest label, not the first row seen,
+    # so reordering the source rows cannot move a group to another stratum.
     majority = (
-        frame.value_counts(["group", "label"], sort=True)
-        .reset_index()
+        frame.value_counts(["group", "label"], sort=False)
+        .reset_index(name="count")
+        .sort_values(["count", "label"], ascending=[False, True], kind="stable")
         .drop_duplicates("group")
         .set_index("group")["label"]
     )

@@ -156,7 +156,9 @@ class Validator:
         reasons: dict[int, list[str]] = {}
         for check, report, result in zip(self.checks, self.reports, outcome.results, strict=True):
             rows = result.result.get("unexpected_index_list") or []
-            values = result.result.get("unexpected_list") or [None] * len(rows)
+            # GX caps unexpected_list at 200 values even with COMPLETE (its index list is
+            # whole), so every failing value is read from the frame itself.
+            values = features.loc[rows, check.column].tolist() if rows else []
             report.unexpected_count += len(rows)
             for row, value in zip(rows, values, strict=True):
                 reason = check.describe(value)

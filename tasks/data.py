@@ -18,7 +18,8 @@ from tasks.caching import stage_cache_key
 
 
 def _fetch_plan(source: SourceConfig, root: Path) -> tuple[str | None, Path | None]:
-    return fetch_key(source), hub_snapshot_dir(source, root)
+    key = fetch_key(source)
+    return (None if key is None else f"{key}|{root}"), hub_snapshot_dir(source, root)
 
 
 def _ingest_plan(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -13,7 +12,6 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.prepare_data import DEFAULT_CONFIG, main, prepare_data, resolve_config
 from rm_core.config import SAMPLE_FILES
@@ -21,11 +19,7 @@ from rm_core.config import SAMPLE_FILES
 STAGES = ("fetch-source", "validate-and-convert", "split-train-val", "build-verl-rows")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """One real (temporary) Prefect server for the module."""
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def task_states(flow_run_id: UUID) -> dict[str, str]:

@@ -32,8 +32,8 @@ class Converter(Protocol):
     def pair_hash(self, batch: pa.Table) -> np.ndarray:
         """uint64 hash of what makes a row a duplicate (prompt + response(s))."""
 
-    def to_samples(self, batch: pa.Table) -> pa.Table:
-        """DataSample table of valid rows."""
+    def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
+        """DataSample table of valid rows (`pair_hashes`: their `pair_hash`, if known)."""
 
 
 ConverterFactory = Callable[[DataConfig], Converter]

@@ -32,7 +32,9 @@ SOURCE = "helpsteer2"
 
 def column(batch: pa.Table, name: str) -> pa.Array:
     """A column of `batch` as one contiguous Arrow array."""
-    return batch.column(name).combine_chunks()
+    chunks = batch.column(name).chunks
+    # combine_chunks copies even a lone chunk (a response column: ~80 MB per 100k rows).
+    return chunks[0] if len(chunks) == 1 else batch.column(name).combine_chunks()
 
 
 def common_features(batch: pa.Table) -> dict[str, object]:
@@ -98,7 +100,7 @@ class PointwiseConverter:
         prompt = normalize(conversation_text(column(batch, "prompt")))
         return hash_texts(prompt, pc.fill_null(column(batch, "response"), ""))
 
-    def to_samples(self, batch: pa.Table) -> pa.Table:
+    def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
         count = batch.num_rows
         labels = pa.StructArray.from_arrays(
             [pc.cast(column(batch, name), pa.int64()) for name in self.labels],
@@ -108,7 +110,8 @@ class PointwiseConverter:
             pa.array(np.arange(count + 1), type=pa.int32()),
             answer(count, column(batch, "response"), labels),
         )
-        ids = [f"{SOURCE}-{h:016x}" for h in self.pair_hash(batch).tolist()]
+        hashes = self.pair_hash(batch) if pair_hashes is None else pair_hashes
+        ids = [f"{SOURCE}-{h:016x}" for h in hashes.tolist()]
         meta = metadata(column(batch, ROW_COLUMN))
         return sample_table(ids, column(batch, "prompt"), answers, "pointwise", meta)
 
@@ -142,9 +145,10 @@ class PairwiseConverter:
         second = pc.fill_null(column(batch, "response_2"), "")
         return hash_texts(prompt, first, second)
 
-    def to_samples(self, batch: pa.Table) -> pa.Table:
+    def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
         strength = pc.cast(column(batch, "preference_strength"), pa.int64())
-        pair_ids = [f"{h:016x}" for h in self.pair_hash(batch).tolist()]
+        hashes = self.pair_hash(batch) if pair_hashes is None else pair_hashes
+        pair_ids = [f"{h:016x}" for h in hashes.tolist()]
         first, second = column(batch, "response_1"), column(batch, "response_2")
         rows, prompt = column(batch, ROW_COLUMN), column(batch, "prompt")
         forward = self._orders(pair_ids, "ab", prompt, first, second, strength, rows)

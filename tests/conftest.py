@@ -1,0 +1,109 @@
+"""Shared fixtures: HelpSteer2-style rows written as jsonl/json/parquet files into tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+Row = dict[str, Any]
+WriteRows = Callable[..., Path]
+
+
+def pointwise_row(index: int, score: int | None = None, **changes: Any) -> Row:
+    """A valid HelpSteer2 attribute row; labels derive from `index` unless `score` is given."""
+    base = index % 5 if score is None else score
+    row: Row = {
+        "prompt": f"Question number {index}: how do I sort a list in Python?",
+        "response": f"Answer {index}: use sorted(items) or items.sort().",
+    }
+    for offset, name in enumerate(HELPSTEER2_ATTRIBUTES):
+        row[name] = (base + offset) % 5
+    row.update(changes)
+    return row
+
+
+def preference_row(index: int, strength: int, **changes: Any) -> Row:
+    """A valid HelpSteer2 preference row."""
+    row: Row = {
+        "prompt": f"Preference prompt {index}",
+        "response_1": f"first answer {index}",
+        "response_2": f"second answer {index}",
+        "preference_strength": strength,
+    }
+    row.update(changes)
+    return row
+
+
+def _write(path: Path, rows: list[Row]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        lines = [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)
+                 for row in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    elif suffix in (".parquet", ".pq"):
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        path.write_bytes(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def write_rows(tmp_path: Path) -> WriteRows:
+    """`write_rows(name, rows)`: write rows (dicts, or raw strings for jsonl) to a file.
+
+    A relative `name` lands under tmp_path/sources, an absolute path is used as is. The
+    format follows the extension: .jsonl, .json (an array), .parquet/.pq; any other
+    extension gets jsonl bytes.
+    """
+
+    def write(name: str | Path, rows: list[Row]) -> Path:
+        return _write(tmp_path / "sources" / name, rows)
+
+    return write
+
+
+def _local_config(path: Path, **changes: Any) -> DataConfig:
+    columns = changes.pop("columns", {})
+    source = SourceConfig(kind="local", path=path, columns=columns)
+    return DataConfig(source=source, **changes)
+
+
+@pytest.fixture
+def make_pointwise_row() -> Callable[..., Row]:
+    """`make_pointwise_row(index, score=None, **changes)`: one valid attribute row."""
+    return pointwise_row
+
+
+@pytest.fixture
+def make_preference_row() -> Callable[..., Row]:
+    """`make_preference_row(index, strength, **changes)`: one valid preference row."""
+    return preference_row
+
+
+@pytest.fixture
+def local_config() -> Callable[..., DataConfig]:
+    """`local_config(path, columns=..., **data_changes)`: a DataConfig reading `path`."""
+    return _local_config
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One real (temporary) Prefect server for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
