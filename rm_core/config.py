@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rm_core.errors import ConfigError
+from rm_core.training.spec import TrainSpec
 
 HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,12 @@ class SplitConfig(Strict):
     seed: int = 42
 
 
+class TemplateConfig(Strict):
+    """How the judge is prompted: text pre-filled into its answer turn (see README)."""
+
+    answer_prefix: str = ""
+
+
 class DataConfig(Strict):
     """The data stage: source, converter and its options, validation, split."""
 
@@ -88,6 +95,7 @@ class DataConfig(Strict):
     ties: Literal["keep", "drop"] = "keep"
     validation: ValidationConfig = ValidationConfig()
     split: SplitConfig = SplitConfig()
+    template: TemplateConfig = TemplateConfig()
     batch_rows: int = Field(100_000, gt=0)
 
     @model_validator(mode="after")
@@ -97,12 +105,24 @@ class DataConfig(Strict):
         return self
 
 
+class RayConfig(Strict):
+    """Where training jobs run: an existing cluster's job API, or a local head started
+    for the run (`address` unset). The token of an external cluster comes from the
+    `RAY_AUTH_TOKEN` env var or the Prefect Secret block `ray-auth-token`."""
+
+    address: str | None = None
+    num_cpus: int = Field(2, gt=0)
+    job_timeout_s: float | None = Field(None, gt=0)
+
+
 class ExperimentConfig(Strict):
     """One experiment: its name, where its artifacts go, and each stage's settings."""
 
     name: str
     artifacts_dir: Path = Path("../artifacts")
     data: DataConfig = DataConfig()
+    training: TrainSpec | None = None
+    ray: RayConfig = RayConfig()
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -19,3 +19,11 @@ class DataQualityError(RmPipelineError):
 
 class ConfigError(RmPipelineError):
     """An experiment config is invalid."""
+
+
+class ModelError(RmPipelineError):
+    """A model could not be located, downloaded, converted or built."""
+
+
+class RayUnavailable(RmPipelineError):
+    """The Ray cluster (its dashboard/job API) could not be reached: worth retrying later."""

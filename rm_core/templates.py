@@ -32,6 +32,7 @@ class PointwiseTemplate:
 
     dimension: str = "helpfulness"
     max_score: int = 4
+    answer_prefix: str = ""
 
     def pieces(self) -> tuple[str, str, str]:
         """The literal text before the query, between query and response, and after."""
@@ -61,6 +62,10 @@ class PointwiseTemplate:
             return None
         score = int(matches[-1])
         return score if 0 <= score <= self.max_score else None
+
+    def parse_completion(self, completion: str) -> int | None:
+        """Parse what the model generated after the pre-filled `answer_prefix`."""
+        return self.parse(self.answer_prefix + completion)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Training: the GRPO TrainSpec and its profiles, the verl launcher and its CPU patches."""

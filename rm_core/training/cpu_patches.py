@@ -1,0 +1,142 @@
+"""Make verl 0.5.0 run GRPO on CPU-only machines.
+
+verl 0.5.0 assumes an accelerator in a handful of places; each function below fixes one
+of them (FACTS.md 3.1-3.5). `apply()` runs in the job driver (launcher) and, through
+the job's runtime_env `worker_process_setup_hook`, in every Ray worker. Nothing else in
+the code base knows about these patches: the cpu profile only asks for them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+
+_APPLIED = False
+
+
+def apply() -> None:
+    """Apply every CPU patch once per process (idempotent, safe without verl imported)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _set_threads()
+    _gloo_backend()
+    _torch_cpu_namespace()
+    _unpinned_cpu_offload()
+    _cpu_placement()
+    _single_sample_hf_rollout()
+    _APPLIED = True
+
+
+def _set_threads() -> None:
+    """Ray gives actors that ask for no CPU one thread; use the cores the job was given."""
+    import torch
+
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def _gloo_backend() -> None:
+    """No NCCL without CUDA: use gloo, and accept verl's "cpu:gloo,cpu:gloo" spec."""
+    import torch.distributed as dist
+    from verl.utils import device
+    from verl.workers import fsdp_workers
+
+    device.get_nccl_backend = fsdp_workers.get_nccl_backend = lambda: "gloo"
+    original = dist.init_process_group
+
+    @functools.wraps(original)
+    def init_process_group(*args: object, backend: str | None = None, **kwargs: object) -> object:
+        if backend and set(backend.split(",")) == {"cpu:gloo"}:
+            backend = "gloo"
+        return original(*args, backend=backend, **kwargs)
+
+    dist.init_process_group = init_process_group
+
+
+def _torch_cpu_namespace() -> None:
+    """verl calls `torch.<device>.*` helpers that `torch.cpu` lacks: add CPU equivalents."""
+    import psutil
+    import torch
+
+    def memory_info() -> tuple[int, int]:
+        memory = psutil.virtual_memory()
+        return memory.available, memory.total
+
+    equivalents = {
+        "empty_cache": lambda: None,
+        "ipc_collect": lambda: None,
+        "get_rng_state": lambda device=None: torch.get_rng_state(),
+        "set_rng_state": lambda state, device=None: torch.set_rng_state(state),
+        "manual_seed": torch.manual_seed,
+        "manual_seed_all": torch.manual_seed,
+        "memory_allocated": lambda device=None: 0,
+        "max_memory_allocated": lambda device=None: 0,
+        "memory_reserved": lambda device=None: 0,
+        "max_memory_reserved": lambda device=None: 0,
+        "reset_peak_memory_stats": lambda device=None: None,
+        "mem_get_info": lambda device=None: memory_info(),
+        "get_device_name": lambda device=None: "cpu",
+    }
+    for name, function in equivalents.items():
+        if not hasattr(torch.cpu, name):
+            setattr(torch.cpu, name, function)
+
+
+def _unpinned_cpu_offload() -> None:
+    """FSDP2's CPU offload pins memory, which needs an accelerator: never pin."""
+    from verl.utils import fsdp_utils
+    from verl.workers import fsdp_workers
+
+    policy = fsdp_utils.CPUOffloadPolicy
+    if policy is None or getattr(policy, "_rm_pipeline_unpinned", False):
+        return
+
+    class UnpinnedCPUOffloadPolicy(policy):
+        _rm_pipeline_unpinned = True
+
+        def __init__(self, pin_memory: bool = False, **kwargs: object) -> None:
+            super().__init__(pin_memory=False, **kwargs)
+
+    fsdp_utils.CPUOffloadPolicy = fsdp_workers.CPUOffloadPolicy = UnpinnedCPUOffloadPolicy
+
+
+def _cpu_placement() -> None:
+    """Place workers on plain CPU bundles and skip verl's GPU/NPU count check."""
+    from verl.single_controller.ray import base
+    from verl.trainer.ppo import ray_trainer
+
+    original = base.RayResourcePool.__init__
+
+    @functools.wraps(original)
+    def __init__(
+        self: object,
+        process_on_nodes: list[int] | None = None,
+        use_gpu: bool = True,
+        *args: object,
+        **kwargs: object,
+    ) -> None:
+        original(self, process_on_nodes, False, *args, **kwargs)
+
+    base.RayResourcePool.__init__ = __init__
+    ray_trainer.ResourcePoolManager._check_resource_available = lambda self: None
+
+
+def _single_sample_hf_rollout() -> None:
+    """verl 0.5.0's HFRollout samples rollout.n sequences per prompt although the trainer
+    already repeated each prompt n times: let it sample one."""
+    from omegaconf import open_dict
+    from verl.workers.rollout import hf_rollout
+
+    original = hf_rollout.HFRollout.__init__
+
+    @functools.wraps(original)
+    def __init__(self: object, module: object, config: object) -> None:
+        config = copy.deepcopy(config)
+        with open_dict(config):
+            config.n = 1
+        original(self, module, config)
+
+    hf_rollout.HFRollout.__init__ = __init__

@@ -1,0 +1,84 @@
+"""A TrainSpec as a Ray job: entrypoint, runtime_env and a stable submission id.
+
+The job carries the project's code as its `working_dir`, so a remote cluster runs the
+same launcher, reward and dataset files; paths inside the code are relative to it.
+Secrets enter only through `runtime_env.env_vars`, never the entrypoint or metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from rm_core.config import REPO_ROOT
+from rm_core.training.spec import RunPaths, TrainSpec, job_env, verl_overrides
+
+REWARD_FILE = Path("rm_core/rewards.py")
+CPU_PATCHES_HOOK = "rm_core.training.cpu_patches.apply"
+CODE_EXCLUDES = [
+    ".git",
+    ".venv",
+    "artifacts",
+    "wandb",
+    "benchmarks",
+    "tests",
+    "data",
+    "*.parquet",
+    "*.safetensors",
+    "*.gguf",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "*.egg-info",
+]
+
+
+class TrainingJob(BaseModel):
+    """Everything `JobSubmissionClient.submit_job` needs for one training run."""
+
+    model_config = ConfigDict(frozen=True)
+    submission_id: str
+    entrypoint: str
+    runtime_env: dict[str, Any]
+    metadata: dict[str, str]
+
+
+def submission_id(run_id: str, attempt_key: str = "") -> str:
+    """A Ray submission id derived from the orchestrator's run, so a retry re-attaches."""
+    digest = hashlib.sha256(f"{run_id}|{attempt_key}".encode()).hexdigest()[:12]
+    safe = re.sub(r"[^a-zA-Z0-9_-]", "-", run_id)[:40]
+    return f"rm-pipeline-{safe}-{digest}"
+
+
+def training_job(
+    spec: TrainSpec,
+    paths: RunPaths,
+    run_id: str,
+    secrets: Mapping[str, str] | None = None,
+    code_dir: Path = REPO_ROOT,
+) -> TrainingJob:
+    """The Ray job of `spec` (launcher + verl overrides) for the run `run_id`."""
+    overrides = verl_overrides(spec, paths)
+    command = ["python", "-m", "rm_core.training.launcher"]
+    if spec.profile == "cpu":
+        command.append("--cpu")
+    runtime_env: dict[str, Any] = {
+        "working_dir": str(code_dir),
+        "excludes": CODE_EXCLUDES,
+        "env_vars": {**job_env(spec), **dict(secrets or {})},
+    }
+    if spec.profile == "cpu":
+        runtime_env["worker_process_setup_hook"] = CPU_PATCHES_HOOK
+    return TrainingJob(
+        submission_id=submission_id(run_id),
+        entrypoint=shlex.join([*command, *overrides]),
+        runtime_env=runtime_env,
+        metadata={"run_id": run_id, "profile": spec.profile, "tool": "rm-pipeline"},
+    )

@@ -1,0 +1,155 @@
+"""One training stage: a GRPO job on Ray from verl parquet and a model to checkpoints.
+
+The stage directory is named by a hash of the data, the spec, the model and the code,
+and holds verl's checkpoints as they are written, so a failed run that is started
+again resumes from its last checkpoint (`resume_mode=auto`). It is marked complete
+only when the job has succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pydantic import BaseModel
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+from rm_core.artifacts import finish, is_complete, read_result, stage_dir, stage_key
+from rm_core.data_stage import VerlResult
+from rm_core.ray_jobs import follow, raise_for_status, submit_or_attach
+from rm_core.training.job import REWARD_FILE, submission_id, training_job
+from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.spec import RunPaths, TrainSpec
+
+RETRYABLE = {JobStatus.FAILED, JobStatus.STOPPED}
+
+
+class TrainResult(BaseModel):
+    """A finished training run: where its checkpoints are and what its steps logged."""
+
+    key: str
+    dir: Path
+    submission_id: str
+    last_step: int
+    total_steps: int
+    metrics: list[dict[str, float | int | None]]
+    zero_signal_steps: list[int]
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.dir / "checkpoints"
+
+
+def model_fingerprint(model: str | Path) -> str:
+    """Identity of a model folder (file names, sizes, mtimes) or of a hub name."""
+    path = Path(model)
+    if not path.is_dir():
+        return str(model)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def train_key(verl: VerlResult, spec: TrainSpec, model: str | Path) -> str:
+    """Depends on the verl rows, the whole spec and the model."""
+    return stage_key(
+        "train", data=verl.key, spec=spec.model_dump(mode="json"), model=model_fingerprint(model)
+    )
+
+
+def train_dir(verl: VerlResult, spec: TrainSpec, model: str | Path, root: Path) -> Path:
+    """Where the run of these inputs keeps its checkpoints and result."""
+    return stage_dir(root, "train", train_key(verl, spec, model))
+
+
+def expected_steps(spec: TrainSpec, train_rows: int) -> int:
+    """Steps verl will run: full batches per epoch times epochs, capped by total steps."""
+    steps = (train_rows // spec.grpo.train_batch_size) * spec.grpo.total_epochs
+    cap = spec.grpo.total_training_steps
+    return min(steps, cap) if cap else steps
+
+
+def run_paths(
+    spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path, dimension: str,
+    max_score: int, answer_prefix: str,
+) -> RunPaths:
+    """The concrete files of one run (spec-given data files win over the data stage's)."""
+    return RunPaths(
+        model=Path(model),
+        train_files=spec.train_files or verl.train_path,
+        val_files=spec.val_files or verl.val_path,
+        checkpoint_dir=spec.checkpoint_dir or out / "checkpoints",
+        reward_file=REWARD_FILE,
+        experiment_name=out.name,
+        dimension=dimension,
+        max_score=max_score,
+        answer_prefix=answer_prefix,
+    )
+
+
+def live_submission_id(client: JobSubmissionClient, base_id: str, attempts: int = 50) -> str:
+    """The first attempt id of `base_id` that is unused or still running or succeeded.
+
+    A retry after the orchestrator lost track of a running job re-attaches to it; a retry
+    after the job failed or was stopped starts the next attempt, which resumes from the
+    last checkpoint.
+    """
+    for attempt in range(attempts):
+        candidate = f"{base_id}-{attempt}"
+        try:
+            status = client.get_job_status(candidate)
+        except RuntimeError:
+            return candidate
+        if status not in RETRYABLE:
+            return candidate
+    raise RuntimeError(f"{attempts} failed attempts of Ray job {base_id}; giving up")
+
+
+def train(
+    spec: TrainSpec,
+    paths: RunPaths,
+    out: Path,
+    client: JobSubmissionClient,
+    run_id: str,
+    monitor: TrainingMonitor,
+    on_lines: Callable[[list[str]], None],
+    secrets: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> TrainResult:
+    """Run (or re-attach to) the GRPO job of `spec` and wait for it; raise if it fails."""
+    if is_complete(out):
+        return TrainResult.model_validate(read_result(out))
+    out.mkdir(parents=True, exist_ok=True)
+    job = training_job(spec, paths, run_id, secrets)
+    job_id = live_submission_id(client, submission_id(run_id, out.name))
+    submit_or_attach(client, job_id, job.entrypoint, job.runtime_env, job.metadata)
+
+    def consume(lines: list[str]) -> None:
+        monitor.feed(lines)
+        on_lines(lines)
+
+    status = follow(client, job_id, consume, timeout_s=timeout_s)
+    raise_for_status(client, job_id, status)
+    result = TrainResult(
+        key=out.name,
+        dir=out,
+        submission_id=job_id,
+        last_step=latest_checkpoint_step(paths.checkpoint_dir) or monitor.last_step,
+        total_steps=monitor.total_steps,
+        metrics=monitor.table(),
+        zero_signal_steps=monitor.zero_signal_steps,
+    )
+    finish(out, result.model_dump(mode="json"))
+    return result
+
+
+def latest_checkpoint_step(checkpoint_dir: Path) -> int | None:
+    """The step verl recorded as its last checkpoint, if any."""
+    tracker = checkpoint_dir / "latest_checkpointed_iteration.txt"
+    try:
+        return int(tracker.read_text().strip())
+    except (OSError, ValueError):
+        return None

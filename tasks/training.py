@@ -1,0 +1,192 @@
+"""Training-stage tasks: the model, its learning signal, the GRPO job on Ray."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from rm_core import generation, models
+from rm_core.config import DataConfig, RayConfig
+from rm_core.data_stage import VerlResult, template_for
+from rm_core.ray_jobs import LocalRayCluster, job_client
+from rm_core.training import run
+from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.spec import TrainSpec
+from tasks.caching import stage_cache_key
+
+EMBEDDED_MODELS = {"smollm2-135m": models.smollm2_hf, "tiny-qwen2": models.build_tiny_qwen2}
+SECRET_ENV = ("WANDB_API_KEY",)
+# Enough sampled judgements to see whether GRPO will get any signal, in about a minute
+# for SmolLM2 on two cores: the answer sits within the first tokens.
+SIGNAL_PROMPTS = 8
+SIGNAL_MAX_NEW_TOKENS = 24
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class RayTarget(BaseModel):
+    """Where to submit: a job API address and, for a local head, its token file."""
+
+    address: str
+    token_path: str | None = None
+
+
+@contextmanager
+def ray_target(config: RayConfig) -> Iterator[RayTarget]:
+    """The configured cluster, or a private local Ray head for the duration of the block."""
+    if config.address:
+        yield RayTarget(address=config.address)
+        return
+    with LocalRayCluster(num_cpus=config.num_cpus) as cluster:
+        get_run_logger().info("started a local Ray head, dashboard %s", cluster.dashboard_url)
+        yield RayTarget(address=cluster.dashboard_url, token_path=str(cluster.token_path))
+
+
+def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
+    if model_path in EMBEDDED_MODELS:
+        return f"{model_path}|{root}", root / "models" / model_path
+    return f"{model_path}|{root}", None
+
+
+@task(
+    name="prepare-model",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    cache_key_fn=stage_cache_key(_model_plan),
+    persist_result=True,
+)
+def prepare_model(model_path: str, root: Path) -> str:
+    """A Hugging Face folder of the model; embedded models are built once, offline."""
+    build = EMBEDDED_MODELS.get(model_path)
+    if build is None:
+        return model_path
+    folder = build(root / "models" / model_path)
+    get_run_logger().info("model %s ready at %s", model_path, folder)
+    return str(folder)
+
+
+@task(name="check-learning-signal", persist_result=False)
+def check_learning_signal(
+    model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
+) -> generation.ParseRate:
+    """Measure the base model's parse rate on val prompts before spending steps on it."""
+    template = template_for(data)
+    result = generation.parse_rate(
+        model, verl.val_path, template, limit=SIGNAL_PROMPTS, samples=spec.grpo.rollout_n,
+        max_new_tokens=min(spec.grpo.max_response_length, SIGNAL_MAX_NEW_TOKENS),
+        temperature=spec.grpo.temperature,
+    )
+    logger = get_run_logger()
+    message = (
+        f"base model parse rate {result.rate:.0%} ({result.parsed}/{result.samples} sampled "
+        f"judgements on {result.prompts} val prompts), mean reward {result.mean_reward:.3f}, "
+        f"{result.groups_with_signal}/{result.prompts} prompt groups with differing rewards"
+    )
+    if result.parsed == 0 or result.groups_with_signal == 0:
+        logger.warning("NO LEARNING SIGNAL: %s. GRPO advantages will be zero.", message)
+    else:
+        logger.info(message)
+    create_markdown_artifact(f"# Learning signal before training\n\n{message}",
+                             key="learning-signal")
+    return result
+
+
+def _train_plan(spec: TrainSpec, verl: VerlResult, model: str, data: DataConfig,
+                target: RayTarget, root: Path, timeout_s: float | None = None
+                ) -> tuple[str, Path]:
+    out = run.train_dir(verl, spec, model, root)
+    return out.name, out
+
+
+@task(
+    name="train-judge",
+    retries=1,
+    retry_delay_seconds=30,
+    cache_key_fn=stage_cache_key(_train_plan),
+    persist_result=True,
+)
+def train_judge(
+    spec: TrainSpec,
+    verl: VerlResult,
+    model: str,
+    data: DataConfig,
+    target: RayTarget,
+    root: Path,
+    timeout_s: float | None = None,
+) -> run.TrainResult:
+    """Submit the GRPO job (or re-attach to it), stream its log and metrics, wait."""
+    logger = get_run_logger()
+    secrets = _secrets()
+    out = run.train_dir(verl, spec, model, root)
+    total = run.expected_steps(spec, verl.train_rows)
+    progress_id = create_progress_artifact(0.0, key="training-progress",
+                                           description=f"GRPO steps of {out.name}")
+
+    def on_progress(step: int, steps: int) -> None:
+        update_progress_artifact(progress_id, min(100.0, 100.0 * step / max(steps, 1)))
+        logger.info("training step %d/%d", step, steps)
+
+    monitor = TrainingMonitor(total_steps=total, on_progress=on_progress,
+                              on_warning=logger.warning)
+
+    def on_lines(lines: list[str]) -> None:
+        for line in lines:
+            logger.info(_redact(_ANSI.sub("", line), secrets.values()))
+
+    paths = run.run_paths(spec, verl, model, out, data.dimension, data.max_score,
+                          data.template.answer_prefix)
+    client = job_client(target.address, _auth_env(target))
+    try:
+        result = run.train(spec, paths, out, client, str(flow_run.id or "local"), monitor,
+                           on_lines, secrets, timeout_s)
+    finally:
+        if monitor.steps:
+            create_table_artifact(monitor.table(), key="training-metrics",
+                                  description="verl metrics per GRPO step")
+    if result.zero_signal_steps:
+        logger.warning("steps with zero GRPO advantages: %s", result.zero_signal_steps)
+    return result
+
+
+def _auth_env(target: RayTarget) -> dict[str, str] | None:
+    if target.token_path:
+        return {"RAY_AUTH_TOKEN_PATH": target.token_path}
+    token = os.environ.get("RAY_AUTH_TOKEN") or _secret_block("ray-auth-token")
+    return {"RAY_AUTH_TOKEN": token} if token else None
+
+
+def _secrets() -> dict[str, str]:
+    """Secrets the job needs, from the environment or Prefect Secret blocks."""
+    found = {}
+    for name in SECRET_ENV:
+        value = os.environ.get(name) or _secret_block(name.lower().replace("_", "-"))
+        if value:
+            found[name] = value
+    return found
+
+
+def _secret_block(name: str) -> str | None:
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(name).get()
+    except ValueError:
+        return None
+
+
+def _redact(line: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        line = line.replace(secret, "***")
+    return line

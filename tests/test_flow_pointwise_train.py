@@ -1,0 +1,76 @@
+"""pointwise-train under a real Prefect harness, a real local Ray head and real verl."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.pointwise_train import main, pointwise_train
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+TINY_TRAINING = {
+    "profile": "cpu",
+    "model_path": "tiny-qwen2",
+    "grpo": {"rollout_n": 2, "train_batch_size": 4, "ppo_mini_batch_size": 4,
+             "micro_batch_size_per_gpu": 4, "max_prompt_length": 2048,
+             "max_response_length": 16, "total_training_steps": 2},
+    "save_freq": 1,
+    "test_freq": -1,
+    "val_before_train": False,
+    "wandb": {"enabled": False},
+}
+
+
+def write_config(path: Path, training: dict | None) -> Path:
+    config = {"name": "tiny", "data": {"template": {"answer_prefix": "<score>"}}}
+    if training is not None:
+        config["training"] = training
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def read_run(flow_run_id: UUID) -> tuple[dict[str, str], set[str]]:
+    """Task states by name (all runs of the flow run, subflows excluded) and artifact keys."""
+
+    async def read() -> tuple[dict[str, str], set[str]]:
+        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=in_run)
+            artifacts = await client.read_artifacts(flow_run_filter=in_run)
+        states = {run.name.rsplit("-", 1)[0]: run.state.name for run in runs}
+        return states, {artifact.key for artifact in artifacts if artifact.key}
+
+    return asyncio.run(read())
+
+
+def test_pointwise_train_runs_grpo_and_a_rerun_is_cached(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "tiny.yaml", TINY_TRAINING)
+    state = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"),
+                            return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert result.last_step == 2
+    assert (result.checkpoint_dir / "global_step_2" / "actor").is_dir()
+    states, artifacts = read_run(state.state_details.flow_run_id)
+    assert states["train-judge"] == "Completed"
+    assert {"learning-signal", "training-progress", "training-metrics"} <= artifacts
+
+    again = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"), return_state=True)
+    states, _ = read_run(again.state_details.flow_run_id)
+    assert states["train-judge"] == "Cached"
+    assert states["prepare-model"] == "Cached"
+
+
+def test_a_config_without_training_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "no-training.yaml", None)
+    assert main([str(config), "--artifacts-dir", str(tmp_path / "art")]) == 1
+    assert "has no `training` section" in capsys.readouterr().err

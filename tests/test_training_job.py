@@ -1,0 +1,145 @@
+"""Real verl GRPO jobs on a real local Ray head, through the code path the flow uses."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ray.job_submission import JobStatus
+
+from rm_core import data_stage
+from rm_core.checkpoints import checkpoint_steps, merge
+from rm_core.config import DataConfig, TemplateConfig
+from rm_core.models import build_tiny_qwen2
+from rm_core.ray_jobs import JobFailed, LocalRayCluster, follow, submit_or_attach
+from rm_core.sources import fetch
+from rm_core.training import run
+from rm_core.training.job import REWARD_FILE, training_job
+from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.spec import TrainSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_GRPO = {
+    "rollout_n": 2,
+    "train_batch_size": 4,
+    "ppo_mini_batch_size": 4,
+    "micro_batch_size_per_gpu": 4,
+    "max_prompt_length": 2048,
+    "max_response_length": 16,
+    "total_training_steps": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalRayCluster]:
+    with LocalRayCluster(num_cpus=2) as head:
+        yield head
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """verl rows of the embedded sample and a tiny random Qwen2."""
+    root = tmp_path_factory.mktemp("training")
+    data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
+    ingested = data_stage.ingest(fetch(data.source, root), data, root)
+    verl = data_stage.to_verl(data_stage.split(ingested, data, root), data, root)
+    return {"root": root, "data": data, "verl": verl,
+            "model": build_tiny_qwen2(root / "tiny-qwen2")}
+
+
+def tiny_spec(**changes: object) -> TrainSpec:
+    settings = {"grpo": TINY_GRPO, "save_freq": 1, "test_freq": -1, "val_before_train": False,
+                "wandb": {"enabled": False}}
+    return TrainSpec(**{**settings, **changes})
+
+
+def start(spec: TrainSpec, workspace: dict, name: str) -> tuple[Path, run.RunPaths]:
+    out = workspace["root"] / name
+    data: DataConfig = workspace["data"]
+    paths = run.run_paths(spec, workspace["verl"], workspace["model"], out, data.dimension,
+                          data.max_score, data.template.answer_prefix)
+    return out, paths
+
+
+def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
+    cluster: LocalRayCluster, workspace: dict
+) -> None:
+    spec = tiny_spec()
+    out, paths = start(spec, workspace, "ok")
+    lines: list[str] = []
+    monitor = TrainingMonitor(total_steps=run.expected_steps(spec, workspace["verl"].train_rows))
+    result = run.train(spec, paths, out, cluster.client(), "test-ok", monitor, lines.extend)
+
+    assert result.last_step == 2
+    assert [row["step"] for row in result.metrics] == [1, 2]
+    assert all(row["reward mean"] is not None for row in result.metrics)
+    assert any("using customized reward function 'compute_score'" in line for line in lines)
+    assert any("Using dataset class: JudgeRLDataset" in line for line in lines)
+    steps = checkpoint_steps(result.checkpoint_dir)
+    assert sorted(steps) == [1, 2]
+
+    merged = merge(steps[2], workspace["root"] / "merged")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    assert model.config.model_type == "qwen2"
+    assert tokenizer.eos_token == "<|im_end|>"
+
+    again = run.train(spec, paths, out, cluster.client(), "test-ok", monitor, lines.extend)
+    assert again == result  # a finished stage is not trained twice
+
+
+def test_a_job_that_fails_surfaces_its_own_error_lines(
+    cluster: LocalRayCluster, workspace: dict
+) -> None:
+    spec = tiny_spec(extra_overrides=("trainer.no_such_setting=1",))
+    out, paths = start(spec, workspace, "bad")
+    monitor = TrainingMonitor(total_steps=2)
+    with pytest.raises(JobFailed, match="no_such_setting") as failure:
+        run.train(spec, paths, out, cluster.client(), "test-bad", monitor, lambda lines: None)
+    assert "FAILED" in str(failure.value)
+    assert not (out / "_SUCCESS.json").exists()
+
+
+def test_stopping_a_running_job(cluster: LocalRayCluster, workspace: dict) -> None:
+    spec = tiny_spec(grpo={**TINY_GRPO, "total_training_steps": 50})
+    _, paths = start(spec, workspace, "stopped")
+    job = training_job(spec, paths, "test-stop")
+    client = cluster.client()
+    submit_or_attach(client, job.submission_id, job.entrypoint, job.runtime_env, job.metadata)
+
+    def stop_at_first_step(lines: list[str]) -> None:
+        if any("step:1 -" in line for line in lines):
+            client.stop_job(job.submission_id)
+
+    assert follow(client, job.submission_id, stop_at_first_step) == JobStatus.STOPPED
+    assert run.latest_checkpoint_step(paths.checkpoint_dir) in (None, 1, 2)
+
+
+def test_reward_file_loads_the_way_verl_loads_it_inside_a_ray_worker(
+    cluster: LocalRayCluster,
+) -> None:
+    script = (
+        "import json, ray\n"
+        "ray.init()\n"
+        "def score():\n"
+        "    from verl.trainer.ppo.reward import get_custom_reward_fn\n"
+        "    fn = get_custom_reward_fn({'custom_reward_function': {\n"
+        f"        'path': '{REWARD_FILE}', 'name': 'compute_score',\n"
+        "        'reward_kwargs': {'answer_prefix': '<score>', 'k': 2.0}}})\n"
+        "    return fn('helpsteer2', '2</score>', {'helpfulness': 3})\n"
+        "print('REWARD', json.dumps(ray.get(ray.remote(score).remote())))\n"
+    )
+    client = cluster.client()
+    job_id = "reward-load-test"
+    submit_or_attach(client, job_id, shlex.join(["python", "-c", script]),
+                     {"working_dir": str(ROOT), "excludes": [".venv", "artifacts", ".git"]})
+    lines: list[str] = []
+    assert follow(client, job_id, lines.extend) == JobStatus.SUCCEEDED
+    reward = json.loads(next(line for line in lines if line.startswith("REWARD")).split(" ", 1)[1])
+    assert reward["score"] == pytest.approx(0.6065306597)
+    assert reward["parsed"] == 1.0
