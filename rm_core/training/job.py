@@ -74,6 +74,8 @@ def training_job(
         "excludes": CODE_EXCLUDES,
         "env_vars": {**job_env(spec), **dict(secrets or {})},
     }
+    if spec.wandb.enabled:
+        runtime_env["env_vars"]["WANDB_DIR"] = str(paths.checkpoint_dir.parent)
     if spec.profile == "cpu":
         runtime_env["worker_process_setup_hook"] = CPU_PATCHES_HOOK
     return TrainingJob(
