@@ -11,13 +11,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import Flow, flow
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import State
 
 from flows.prepare_data import prepare_data, resolve_config
-from rm_core.config import load_experiment
+from rm_core.config import ExperimentConfig, load_experiment
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.training.run import TrainResult
-from tasks.training import check_learning_signal, prepare_model, ray_target, train_judge
+from tasks.training import (
+    check_learning_signal,
+    prepare_model,
+    ray_target,
+    stop_training_jobs,
+    train_judge,
+)
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
 
@@ -34,7 +42,30 @@ def overrides(max_steps: int | None, model_path: str | None, profile: str | None
     return {key: value for key, value in chosen.items() if value is not None}
 
 
-@flow(name="pointwise-train", log_prints=True)
+def load_run_config(
+    config_path: str = DEFAULT_CONFIG,
+    max_steps: int | None = None,
+    model_path: str | None = None,
+    profile: str | None = None,
+    ray_address: str | None = None,
+    artifacts_dir: str | None = None,
+) -> ExperimentConfig:
+    """The experiment config a run with these parameters uses."""
+    path = resolve_config(config_path)
+    config = load_experiment(path, overrides(max_steps, model_path, profile, ray_address))
+    if config.training is None:
+        raise ConfigError(f"{path} has no `training` section")
+    if artifacts_dir:
+        config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
+    return config
+
+
+def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> None:
+    """A cancelled run stops the Ray jobs it submitted."""
+    stop_training_jobs(load_run_config(**flow_run.parameters).ray, str(flow_run.id))
+
+
+@flow(name="pointwise-train", log_prints=True, on_cancellation=[stop_jobs_on_cancellation])
 def pointwise_train(
     config_path: str = DEFAULT_CONFIG,
     max_steps: int | None = None,
@@ -44,12 +75,10 @@ def pointwise_train(
     artifacts_dir: str | None = None,
 ) -> TrainResult:
     """Train a pointwise judge with GRPO on the experiment's data, every stage cached."""
-    path = resolve_config(config_path)
-    config = load_experiment(path, overrides(max_steps, model_path, profile, ray_address))
-    if config.training is None:
-        raise ConfigError(f"{path} has no `training` section")
-    root = Path(artifacts_dir).resolve() if artifacts_dir else config.artifacts_dir
-    verl = prepare_data(str(path), str(root))
+    config = load_run_config(config_path, max_steps, model_path, profile, ray_address,
+                             artifacts_dir)
+    root = config.artifacts_dir
+    verl = prepare_data(config_path, str(root))
     model = prepare_model(config.training.model_path, root)
     check_learning_signal(model, verl, config.data, config.training)
     with ray_target(config.ray) as target:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result
 from rm_core.errors import ModelError
+from rm_core.sources import file_sha256
 from rm_core.templates import PairwiseTemplate, PointwiseTemplate
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> Path:
     gguf, out_dir = Path(gguf), Path(out_dir)
     if not gguf.is_file():
         raise ModelError(f"GGUF file {gguf} does not exist")
-    source = {"gguf": gguf.name, "bytes": gguf.stat().st_size, "sha256": _sha256(gguf)}
+    source = {"gguf": gguf.name, "bytes": gguf.stat().st_size, "sha256": file_sha256(gguf)}
     if is_complete(out_dir) and read_result(out_dir).get("source") == source | _version():
         return out_dir
 
@@ -328,14 +329,6 @@ def _set_special_ids(model: Any, tokenizer: PreTrainedTokenizerFast) -> None:
     model.generation_config = GenerationConfig(
         bos_token_id=bos, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _version() -> dict[str, Any]:

@@ -190,3 +190,13 @@ def _redact(line: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         line = line.replace(secret, "***")
     return line
+
+
+
+def stop_training_jobs(config: RayConfig, run_id: str) -> list[str]:
+    """Stop the training jobs a run left on an external cluster (a local head started by
+    the run stops with the run's process)."""
+    if not config.address:
+        return []
+    client = job_client(config.address, _auth_env(RayTarget(address=config.address)))
+    return run.stop_run_jobs(client, run_id)

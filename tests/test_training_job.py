@@ -143,3 +143,14 @@ def test_reward_file_loads_the_way_verl_loads_it_inside_a_ray_worker(
     reward = json.loads(next(line for line in lines if line.startswith("REWARD")).split(" ", 1)[1])
     assert reward["score"] == pytest.approx(0.6065306597)
     assert reward["parsed"] == 1.0
+
+
+def test_jobs_of_a_cancelled_run_are_stopped(cluster: LocalRayCluster) -> None:
+    client = cluster.client()
+    sleeper = shlex.join(["python", "-c", "import time; time.sleep(600)"])
+    submit_or_attach(client, "cancel-mine", sleeper, metadata={"run_id": "run-a"})
+    submit_or_attach(client, "cancel-other", sleeper, metadata={"run_id": "run-b"})
+    assert run.stop_run_jobs(client, "run-a") == ["cancel-mine"]
+    assert follow(client, "cancel-mine", lambda lines: None) == JobStatus.STOPPED
+    assert client.get_job_status("cancel-other") in (JobStatus.PENDING, JobStatus.RUNNING)
+    client.stop_job("cancel-other")

@@ -23,6 +23,7 @@ from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import RunPaths, TrainSpec
 
 RETRYABLE = {JobStatus.FAILED, JobStatus.STOPPED}
+ACTIVE = {JobStatus.PENDING, JobStatus.RUNNING}
 
 
 class TrainResult(BaseModel):
@@ -153,3 +154,13 @@ def latest_checkpoint_step(checkpoint_dir: Path) -> int | None:
         return int(tracker.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def stop_run_jobs(client: JobSubmissionClient, run_id: str) -> list[str]:
+    """Stop every pending or running job an orchestrator run submitted; their ids."""
+    stopped = []
+    for job in client.list_jobs():
+        if (job.metadata or {}).get("run_id") == run_id and job.status in ACTIVE:
+            client.stop_job(job.submission_id)
+            stopped.append(job.submission_id)
+    return stopped
