@@ -28,6 +28,8 @@ from rm_core.validate import ValidationReport, Validator, build_checks
 from rm_core.verl_rows import verl_rows
 
 Progress = Callable[[str], None]
+# Buffered reads keep memory bounded by the batch, not by a file's row-group size.
+READ_BUFFER = 1 << 20
 QUARANTINE_SCHEMA = pa.schema(
     [(ROW_COLUMN, pa.int64()), ("reason", pa.string()), ("record", pa.string())]
 )
@@ -258,7 +260,7 @@ def split(
 def _groups_and_labels(ingested: IngestResult, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     groups, labels = [], []
     # Only the labels of the answers: their texts are most of the file.
-    for batch in pq.ParquetFile(ingested.samples_path).iter_batches(
+    for batch in pq.ParquetFile(ingested.samples_path, buffer_size=READ_BUFFER).iter_batches(
         batch_size=config.batch_rows, columns=["input", "output.list.element.label"]
     ):
         groups.append(splitting.prompt_groups(batch.column("input")))
@@ -271,7 +273,7 @@ def _groups_and_labels(ingested: IngestResult, config: DataConfig) -> tuple[np.n
 
 
 def _write_split(samples_path: Path, in_val: np.ndarray, out: Path, batch_rows: int) -> None:
-    parquet = pq.ParquetFile(samples_path)
+    parquet = pq.ParquetFile(samples_path, buffer_size=READ_BUFFER)
     writers = {
         name: pq.ParquetWriter(out / f"{name}.parquet", parquet.schema_arrow)
         for name in (splitting.TRAIN, splitting.VAL)
@@ -326,7 +328,7 @@ def _write_verl(
     template: PointwiseTemplate | PairwiseTemplate,
     batch_rows: int,
 ) -> int:
-    parquet = pq.ParquetFile(source)
+    parquet = pq.ParquetFile(source, buffer_size=READ_BUFFER)
     written, writer = 0, None
     try:
         for batch in parquet.iter_batches(batch_size=batch_rows):

@@ -255,12 +255,15 @@ def _coerce_batch(
         if kind == "number" and first_row == 0:
             _require_numeric(path, wanted[name], first_row, values[name], array)
         arrays[name] = array
-        errors = [_join(a, b) for a, b in zip(errors, column_errors, strict=True)]
+        if any(column_errors):
+            errors = [_join(a, b) for a, b in zip(errors, column_errors, strict=True)]
     rows = pa.array(range(first_row, first_row + len(errors)), type=pa.int64())
-    raw = [
-        line if line is not None else None if error is None else _raw_record(values, position)
-        for position, (error, line) in enumerate(zip(errors, lines, strict=True))
-    ]
+    raw: list[str | None] = [None] * len(errors)
+    if any(errors):
+        raw = [
+            line if line is not None else None if error is None else _raw_record(values, i)
+            for i, (error, line) in enumerate(zip(errors, lines, strict=True))
+        ]
     return pa.table(
         {
             **arrays,
