@@ -6,7 +6,7 @@ Why it looks like this (Ray 2.60, measured on the project's machines):
 * Several people and pipelines share a host, so a cluster started here gets its own
   `--temp-dir`, its own ports and its own process session, is addressed explicitly
   (never through `/tmp/ray/ray_current_cluster`) and is stopped by PID - never with
-  `ray stop`, which kills every Ray cluster on the host.
+  Ray's own stop command, which kills every Ray cluster on the host.
 * Token authentication is switched on explicitly (`RAY_AUTH_MODE=token`). Ray reads the
   token from `RAY_AUTH_TOKEN` or from the file named by `RAY_AUTH_TOKEN_PATH` (else
   `~/.ray/auth_token`); we write our own random token to a 0600 file inside the
@@ -233,7 +233,7 @@ _PORT_OPTIONS = (
 
 @dataclass(eq=False)
 class LocalRayCluster:
-    """A private single-node Ray head with token auth, stopped by PID, never `ray stop`.
+    """A private single-node Ray head with token auth, stopped by PID (never Ray's own stop).
 
     Use as a context manager or call `start()` / `stop()`. `stop()` is also registered
     with `atexit`, but a SIGKILLed parent leaves the head running: it is a separate
