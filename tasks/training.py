@@ -77,7 +77,15 @@ def prepare_model(model_path: str, root: Path) -> str:
     return str(folder)
 
 
-@task(name="check-learning-signal", persist_result=False)
+def _signal_plan(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
+                 ) -> tuple[str, None]:
+    sampling = (spec.grpo.rollout_n, spec.grpo.temperature, spec.grpo.max_response_length)
+    key = f"{run.model_fingerprint(model)}|{verl.key}|{template_for(data)!r}|{sampling}"
+    return key, None
+
+
+@task(name="check-learning-signal", cache_key_fn=stage_cache_key(_signal_plan),
+      persist_result=True)
 def check_learning_signal(
     model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
 ) -> generation.ParseRate:
