@@ -96,12 +96,18 @@ def parse_rate(
     samples: int = 4,
     max_new_tokens: int = 16,
     temperature: float = 1.0,
+    seed: int = 0,
 ) -> ParseRate:
-    """Sample `samples` judgements for the first `limit` val prompts and score them."""
+    """Sample `samples` judgements for the first `limit` val prompts and score them
+    (seeded, so the same model and data give the same figure)."""
+    import torch
+
     rows = pq.read_table(val_parquet).slice(0, limit).to_pylist()
     model, tokenizer = load(model_dir)
     prompts = [render(tokenizer, row["prompt"], template.answer_prefix) for row in rows]
-    outputs = generate(model, tokenizer, prompts, max_new_tokens, samples, temperature)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
+        torch.manual_seed(seed)
+        outputs = generate(model, tokenizer, prompts, max_new_tokens, samples, temperature)
     parsed, rewards, groups_with_signal = 0, [], 0
     for row, completions in zip(rows, outputs, strict=True):
         group = [
