@@ -148,6 +148,7 @@ class Outcome:
     greedy_seconds: float = 0.0
     sampled_seconds: float = 0.0
     new_tokens_per_second: float = 0.0
+    load_average: float = 0.0  # 1-minute load after the run: other processes slow timings
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -211,6 +212,7 @@ def measure(variant: Variant, rows: list[dict[str, Any]], model: Any, tokenizer:
     outcome.sampled_seconds = time.perf_counter() - started
     outcome.new_tokens_per_second = (greedy_tokens + sampled_tokens) / (
         outcome.greedy_seconds + outcome.sampled_seconds)
+    outcome.load_average = os.getloadavg()[0]
 
     greedy_parsed, greedy_rewards, exact, histogram = 0, [], 0, {}
     sampled_parsed, sampled_rewards, varied, distinct = 0, [], 0, []
@@ -246,8 +248,8 @@ def table(outcomes: list[Outcome], samples: int) -> str:
     lines = [
         "| variant | prompt tok | greedy parse | greedy reward | greedy exact | greedy scores "
         f"| sampled parse (x{samples}) | sampled reward | groups w/ reward variance "
-        "| distinct scores/group | greedy s | sampled s | tok/s |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| distinct scores/group | greedy s | sampled s | tok/s | load |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         scores = " ".join(f"{k}:{v}" for k, v in o.greedy_scores.items())
@@ -256,7 +258,7 @@ def table(outcomes: list[Outcome], samples: int) -> str:
             f"{o.greedy_reward:.3f} | {o.greedy_exact:.0%} | {scores} | {o.sampled_parse:.0%} | "
             f"{o.sampled_reward:.3f} | {o.groups_with_variance:.0%} | "
             f"{o.distinct_scores:.2f} | {o.greedy_seconds:.0f} | {o.sampled_seconds:.0f} | "
-            f"{o.new_tokens_per_second:.0f} |"
+            f"{o.new_tokens_per_second:.0f} | {o.load_average:.1f} |"
         )
     return "\n".join(lines)
 
