@@ -1,4 +1,5 @@
-"""pointwise-train: prepare data -> model ready -> learning signal -> GRPO on Ray.
+"""pointwise-train: prepare data -> model ready -> learning signal -> GRPO on Ray ->
+evaluate checkpoints -> promote or not.
 
 Run it with `python -m flows.pointwise_train [CONFIG] [--max-steps N] [--model PATH]
 [--profile cpu|gpu] [--ray-address URL] [--artifacts-dir DIR]`.
@@ -14,10 +15,13 @@ from typing import Any
 from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
+from pydantic import BaseModel
 
+from flows.evaluate_checkpoints import evaluate_checkpoints
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.config import ExperimentConfig, load_experiment
 from rm_core.errors import ConfigError, RmPipelineError
+from rm_core.evaluation.report import EvaluationSummary
 from rm_core.training.run import TrainResult
 from tasks.training import (
     check_learning_signal,
@@ -28,6 +32,13 @@ from tasks.training import (
 )
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
+
+
+class PointwiseTrainResult(BaseModel):
+    """What a run produced: the trained checkpoints and their evaluation."""
+
+    train: TrainResult
+    evaluation: EvaluationSummary
 
 
 def overrides(max_steps: int | None, model_path: str | None, profile: str | None,
@@ -73,8 +84,9 @@ def pointwise_train(
     profile: str | None = None,
     ray_address: str | None = None,
     artifacts_dir: str | None = None,
-) -> TrainResult:
-    """Train a pointwise judge with GRPO on the experiment's data, every stage cached."""
+) -> PointwiseTrainResult:
+    """Train a pointwise judge with GRPO, evaluate its checkpoints, promote the best if it
+    beats the champion; every stage cached."""
     config = load_run_config(config_path, max_steps, model_path, profile, ray_address,
                              artifacts_dir)
     root = config.artifacts_dir
@@ -82,8 +94,12 @@ def pointwise_train(
     model = prepare_model(config.training.model_path, root)
     check_learning_signal(model, verl, config.data, config.training)
     with ray_target(config.ray) as target:
-        return train_judge(config.training, verl, model, config.data, target, root,
-                           config.ray.job_timeout_s)
+        trained = train_judge(config.training, verl, model, config.data, target, root,
+                              config.ray.job_timeout_s)
+    evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
+                                      val_path=str(verl.val_path), base_model=model,
+                                      promote=True, artifacts_dir=str(root))
+    return PointwiseTrainResult(train=trained, evaluation=evaluation)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     except RmPipelineError as exc:
         print(f"pointwise-train failed: {exc}", file=sys.stderr)
         return 1
-    print(f"trained {result.last_step} steps; checkpoints in {result.checkpoint_dir}")
+    train, evaluation = result.train, result.evaluation
+    print(f"trained {train.last_step} steps; checkpoints in {train.checkpoint_dir}")
+    if evaluation.decision is not None:
+        print(("promoted: " if evaluation.decision.promote else "not promoted: ")
+              + evaluation.decision.reason)
+    print(f"evaluation report: {evaluation.report_path}")
     return 0
 
 

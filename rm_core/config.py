@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rm_core.errors import ConfigError
+from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.training.spec import TrainSpec
 
 HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -122,6 +123,7 @@ class ExperimentConfig(Strict):
     artifacts_dir: Path = Path("../artifacts")
     data: DataConfig = DataConfig()
     training: TrainSpec | None = None
+    evaluation: EvaluationSettings = EvaluationSettings()
     ray: RayConfig = RayConfig()
 
 
@@ -161,4 +163,15 @@ def _resolve_paths(config: ExperimentConfig, base: Path) -> ExperimentConfig:
     if not artifacts.is_absolute():
         artifacts = (base / artifacts).resolve()
     data = config.data.model_copy(update={"source": source})
-    return config.model_copy(update={"data": data, "artifacts_dir": artifacts})
+    evaluation = config.evaluation
+    if evaluation.registry_dir is not None and not evaluation.registry_dir.is_absolute():
+        registry = (base / evaluation.registry_dir).resolve()
+        evaluation = evaluation.model_copy(update={"registry_dir": registry})
+    return config.model_copy(
+        update={"data": data, "artifacts_dir": artifacts, "evaluation": evaluation}
+    )
+
+
+def registry_dir(config: ExperimentConfig) -> Path:
+    """Where the experiment's champion lives (one registry per experiment name)."""
+    return config.evaluation.registry_dir or config.artifacts_dir / "registry" / config.name

@@ -14,12 +14,13 @@ import pytest
 
 from rm_core import generation
 from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, evaluate_model
+from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.models import build_tiny_qwen2
 from rm_core.templates import PointwiseTemplate
 
 HELPFULNESS = [0, 1, 2, 3, 4, 3]
 TEMPLATE = PointwiseTemplate(dimension="helpfulness", max_score=4, answer_prefix="<score>")
-FAST = {"limit": 6, "max_new_tokens": 8, "n_resamples": 50}
+FAST = EvaluationSettings(backend="transformers", limit=6, max_new_tokens=8, n_resamples=50)
 
 
 def verl_row(index: int, helpfulness: int, dimension: str = "helpfulness") -> dict[str, Any]:
@@ -55,7 +56,7 @@ def val_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_random_model_is_unparsable_result_not_crash(tiny_model: Path, val_parquet: Path) -> None:
-    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, **FAST)
+    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, FAST)
 
     assert isinstance(result, JudgeEvaluation)
     assert result.n == 6 and result.report.n == 6
@@ -71,8 +72,8 @@ def test_random_model_is_unparsable_result_not_crash(tiny_model: Path, val_parqu
 
 
 def test_greedy_evaluation_is_deterministic(tiny_model: Path, val_parquet: Path) -> None:
-    first = evaluate_model(tiny_model, val_parquet, TEMPLATE, **FAST)
-    second = evaluate_model(tiny_model, val_parquet, TEMPLATE, **FAST)
+    first = evaluate_model(tiny_model, val_parquet, TEMPLATE, FAST)
+    second = evaluate_model(tiny_model, val_parquet, TEMPLATE, FAST)
 
     assert first.predictions == second.predictions
     assert first.completions == second.completions
@@ -80,9 +81,9 @@ def test_greedy_evaluation_is_deterministic(tiny_model: Path, val_parquet: Path)
 
 
 def test_seeded_sampling_is_reproducible(tiny_model: Path, val_parquet: Path) -> None:
-    settings = {**FAST, "limit": 3, "temperature": 1.0}
-    first = evaluate_model(tiny_model, val_parquet, TEMPLATE, seed=7, **settings)
-    second = evaluate_model(tiny_model, val_parquet, TEMPLATE, seed=7, **settings)
+    settings = FAST.model_copy(update={"limit": 3, "temperature": 1.0, "seed": 7})
+    first = evaluate_model(tiny_model, val_parquet, TEMPLATE, settings)
+    second = evaluate_model(tiny_model, val_parquet, TEMPLATE, settings)
 
     assert first.completions == second.completions
 
@@ -101,7 +102,7 @@ def test_parsing_and_metrics_wiring_with_fixed_completions(
         return [[text] for text in fixed[: len(prompts)]]
 
     monkeypatch.setattr(generation, "generate", fake_generate)
-    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, **FAST)
+    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, FAST)
 
     assert result.predictions == [0, 2, -1, 3, 4, -1]
     metrics = result.report.metrics
@@ -122,7 +123,7 @@ def test_limit_takes_the_first_rows(
 ) -> None:
     monkeypatch.setattr(generation, "generate",
                         lambda model, tok, prompts, *a, **k: [["1</score>"] for _ in prompts])
-    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, **{**FAST, "limit": 2})
+    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, FAST.model_copy(update={"limit": 2}))
 
     assert result.unique_ids == ["row-0", "row-1"]
     assert result.report.metrics["accuracy"].value == pytest.approx(1 / 2)
@@ -139,7 +140,7 @@ def test_tokenizer_without_chat_template_names_the_folder(
     config_path.write_text(json.dumps(config))
 
     with pytest.raises(EvaluationError, match="no chat template") as error:
-        evaluate_model(plain, val_parquet, TEMPLATE, **FAST)
+        evaluate_model(plain, val_parquet, TEMPLATE, FAST)
     assert str(plain) in str(error.value)
 
 
@@ -152,14 +153,14 @@ def test_folder_without_tokenizer_files_names_the_folder(
         shutil.copy(tiny_model / name, bare / name)
 
     with pytest.raises(EvaluationError, match="no tokenizer files") as error:
-        evaluate_model(bare, val_parquet, TEMPLATE, **FAST)
+        evaluate_model(bare, val_parquet, TEMPLATE, FAST)
     assert str(bare) in str(error.value)
 
 
 def test_missing_model_folder(val_parquet: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(EvaluationError, match="does not exist") as error:
-        evaluate_model(missing, val_parquet, TEMPLATE, **FAST)
+        evaluate_model(missing, val_parquet, TEMPLATE, FAST)
     assert str(missing) in str(error.value)
 
 
@@ -169,7 +170,7 @@ def test_empty_val_parquet_names_the_file(tiny_model: Path, tmp_path: Path) -> N
     pq.write_table(schema.empty_table(), empty)
 
     with pytest.raises(EvaluationError, match="no rows") as error:
-        evaluate_model(tiny_model, empty, TEMPLATE, **FAST)
+        evaluate_model(tiny_model, empty, TEMPLATE, FAST)
     assert str(empty) in str(error.value)
 
 
@@ -177,5 +178,39 @@ def test_rows_for_another_dimension_are_refused(tiny_model: Path, tmp_path: Path
     other = write_val(tmp_path / "other.parquet", [verl_row(0, 1, dimension="correctness")])
 
     with pytest.raises(EvaluationError, match="'correctness'") as error:
-        evaluate_model(tiny_model, other, TEMPLATE, **FAST)
+        evaluate_model(tiny_model, other, TEMPLATE, FAST)
     assert str(other) in str(error.value)
+
+
+def test_corrupt_weights_name_the_folder(tiny_model: Path, val_parquet: Path,
+                                         tmp_path: Path) -> None:
+    corrupt = shutil.copytree(tiny_model, tmp_path / "corrupt")
+    weights = corrupt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+    with pytest.raises(EvaluationError, match="could not load model folder") as error:
+        evaluate_model(corrupt, val_parquet, TEMPLATE, FAST)
+    assert str(corrupt) in str(error.value)
+
+
+def test_sampled_judgements_are_majority_voted(
+    tiny_model: Path, val_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    votes = [["1</score>", "1</score>", "3</score>"],   # 1 wins
+             ["2</score>", "x", "x"],                    # the only parsed sample
+             ["x", "x", "x"],                            # nothing parsed
+             ["4</score>", "0</score>", "9</score>"]]    # tie 4/0 -> the lower, 9 is invalid
+    calls: list[dict[str, Any]] = []
+
+    def fake_generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
+                      **kwargs: Any) -> list[list[str]]:
+        calls.append(kwargs)
+        return votes[: len(prompts)]
+
+    monkeypatch.setattr(generation, "generate", fake_generate)
+    settings = FAST.model_copy(update={"limit": 4, "samples": 3, "temperature": 0.7})
+    result = evaluate_model(tiny_model, val_parquet, TEMPLATE, settings)
+
+    assert result.predictions == [1, 2, -1, 0]
+    assert calls[0]["samples"] == 3 and calls[0]["temperature"] == 0.7
+    assert result.completions == ["1</score>", "2</score>", "x", "4</score>"]

@@ -12,6 +12,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.pointwise_train import main, pointwise_train
+from rm_core.evaluation.registry import load_champion
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -29,7 +30,8 @@ TINY_TRAINING = {
 
 
 def write_config(path: Path, training: dict | None) -> Path:
-    config = {"name": "tiny", "data": {"template": {"answer_prefix": "<score>"}}}
+    config = {"name": "tiny", "data": {"template": {"answer_prefix": "<score>"}},
+              "evaluation": {"limit": 8, "n_resamples": 100}}
     if training is not None:
         config["training"] = training
     path.write_text(yaml.safe_dump(config))
@@ -50,22 +52,35 @@ def read_run(flow_run_id: UUID) -> tuple[dict[str, str], set[str]]:
     return asyncio.run(read())
 
 
-def test_pointwise_train_runs_grpo_and_a_rerun_is_cached(tmp_path: Path) -> None:
+def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(tmp_path: Path) -> None:
     config = write_config(tmp_path / "tiny.yaml", TINY_TRAINING)
     state = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"),
                             return_state=True)
     assert state.is_completed()
     result = state.result()
-    assert result.last_step == 2
-    assert (result.checkpoint_dir / "global_step_2" / "actor").is_dir()
+    assert result.train.last_step == 2
+    assert (result.train.checkpoint_dir / "global_step_2" / "actor").is_dir()
     states, artifacts = read_run(state.state_details.flow_run_id)
     assert states["train-judge"] == "Completed"
     assert {"learning-signal", "training-progress", "training-metrics"} <= artifacts
+
+    evaluation = result.evaluation
+    assert [m.label for m in evaluation.models] == ["base", "step 1", "step 2"]
+    assert all(m.evaluation.n == 8 for m in evaluation.models)
+    assert all((m.model_dir / "config.json").is_file() for m in evaluation.models[1:])
+    assert evaluation.decision is not None and evaluation.decision.promote  # first champion
+    assert "training reward" in evaluation.plots
+    assert evaluation.report_path.is_file()
+    registry = tmp_path / "art" / "registry" / "tiny"
+    assert load_champion(registry).config["train_key"] == result.train.key
 
     again = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"), return_state=True)
     states, _ = read_run(again.state_details.flow_run_id)
     stages = ("prepare-model", "check-learning-signal", "train-judge")
     assert {stage: states[stage] for stage in stages} == dict.fromkeys(stages, "Cached")
+    rerun = again.result().evaluation
+    assert rerun.models[-1].label == "champion"
+    assert rerun.decision is not None and not rerun.decision.promote  # the same model again
 
 
 def test_a_config_without_training_is_a_clear_error(

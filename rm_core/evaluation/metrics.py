@@ -323,7 +323,7 @@ def paired_bootstrap_delta(
 class MetricValue(BaseModel):
     """A point estimate with its percentile bootstrap interval."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
     value: float
     ci_low: float
@@ -331,9 +331,10 @@ class MetricValue(BaseModel):
 
 
 class MetricReport(BaseModel):
-    """Everything a pointwise evaluation reports, JSON-serialisable for the run artifacts."""
+    """Everything a pointwise evaluation reports, JSON-serialisable for the run artifacts
+    (NaN, e.g. MAE with nothing parsed, is written as the JSON constant NaN)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
     n: int
     n_parsed: int

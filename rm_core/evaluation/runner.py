@@ -12,15 +12,19 @@ folder, no tokenizer or chat template, empty or malformed validation file) raise
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from safetensors import SafetensorError
 
 from rm_core import generation
 from rm_core.errors import RmPipelineError
+from rm_core.evaluation.backends import JudgeBackend, open_backend
 from rm_core.evaluation.metrics import UNPARSED, MetricReport, evaluate_pointwise
+from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.templates import PointwiseTemplate
 
 EXAMPLE_COMPLETIONS = 5
@@ -36,7 +40,10 @@ class EvaluationError(RmPipelineError):
 class JudgeEvaluation(BaseModel):
     """One model's judgements on the validation rows, kept per row for paired comparison."""
 
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
     model: str
+    backend: str
     n: int
     unique_ids: list[str]
     true: list[int]
@@ -60,18 +67,18 @@ def _check_model_dir(model_dir: Path) -> None:
         )
 
 
-def _load(model_dir: Path) -> tuple[Any, Any]:
-    """Model and tokenizer; a tokenizer without chat template could not render the prompts."""
+def _open(model_dir: Path, settings: EvaluationSettings) -> JudgeBackend:
+    """The loaded backend; a tokenizer without chat template could not render the prompts."""
     try:
-        model, tokenizer = generation.load(model_dir)
-    except (OSError, ValueError) as error:  # transformers' errors for unloadable folders
+        backend = open_backend(model_dir, settings)
+    except (OSError, ValueError, SafetensorError) as error:  # unloadable or corrupt folders
         raise EvaluationError(f"could not load model folder {model_dir}: {error}") from error
-    if getattr(tokenizer, "chat_template", None) is None:
+    if getattr(backend.tokenizer, "chat_template", None) is None:
         raise EvaluationError(
             f"the tokenizer in {model_dir} has no chat template, so the judge prompts "
             "cannot be rendered as in training"
         )
-    return model, tokenizer
+    return backend
 
 
 def _read_rows(val_parquet: Path, limit: int | None) -> list[dict[str, Any]]:
@@ -119,34 +126,21 @@ def _unique_id(row: dict[str, Any], index: int, path: Path) -> str:
     return str(unique_id)
 
 
-# --- generation ----------------------------------------------------------------------
+# --- predictions ---------------------------------------------------------------------
 
 
-def _judge(
-    model: Any,
-    tokenizer: Any,
-    prompts: list[str],
-    max_new_tokens: int,
-    batch_size: int,
-    temperature: float,
-    seed: int,
-) -> list[str]:
-    """One completion per prompt; sampling (temperature > 0) is seeded, greedy needs no seed."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
-        torch.manual_seed(seed)
-        outputs = generation.generate(
-            model, tokenizer, prompts, max_new_tokens,
-            samples=1, temperature=temperature, batch_size=batch_size,
-        )  # fmt: skip
-    return [texts[0] for texts in outputs]
+def _vote(scores: list[int | None]) -> int:
+    """The most common parsed score of a row's samples (the lowest on a tie), else UNPARSED."""
+    parsed = [score for score in scores if score is not None]
+    if not parsed:
+        return UNPARSED
+    counts = Counter(parsed)
+    return min(counts, key=lambda score: (-counts[score], score))
 
 
-def _predict(completions: list[str], template: PointwiseTemplate) -> list[int]:
-    """Parsed scores, UNPARSED where the template finds no valid score."""
-    parsed = (template.parse_completion(text) for text in completions)
-    return [UNPARSED if score is None else score for score in parsed]
+def _predict(completions: list[list[str]], template: PointwiseTemplate) -> list[int]:
+    """One prediction per row: its parsed score, a majority vote when sampled n > 1."""
+    return [_vote([template.parse_completion(text) for text in row]) for row in completions]
 
 
 # --- entry point ---------------------------------------------------------------------
@@ -156,38 +150,36 @@ def evaluate_model(
     model_dir: str | Path,
     val_parquet: str | Path,
     template: PointwiseTemplate,
+    settings: EvaluationSettings,
     max_new_tokens: int = 64,
-    batch_size: int = 8,
-    temperature: float = 0.0,
-    limit: int | None = None,
-    n_resamples: int = 1000,
-    seed: int = 0,
 ) -> JudgeEvaluation:
-    """Judge the first `limit` val rows (greedy by default) and compute the pointwise report.
+    """Judge the val rows (the first `settings.limit`) and compute the pointwise report.
 
-    `seed` seeds both the bootstrap and, when `temperature > 0`, the sampling, so the
-    same call gives the same evaluation.
+    `settings.seed` seeds both the bootstrap and, when sampling, the generation, so the
+    same call gives the same evaluation. `settings.max_new_tokens` wins over the argument.
     """
     model_dir, val_parquet = Path(model_dir), Path(val_parquet)
     started = time.perf_counter()
     _check_model_dir(model_dir)
-    rows = _read_rows(val_parquet, limit)
+    rows = _read_rows(val_parquet, settings.limit)
     true = [_label(row, i, template, val_parquet) for i, row in enumerate(rows)]
     unique_ids = [_unique_id(row, i, val_parquet) for i, row in enumerate(rows)]
-    model, tokenizer = _load(model_dir)
-    prompts = [generation.render(tokenizer, row["prompt"], template.answer_prefix) for row in rows]
-    completions = _judge(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, seed)
+    backend = _open(model_dir, settings)
+    prompts = [generation.render(backend.tokenizer, row["prompt"], template.answer_prefix)
+               for row in rows]
+    completions = backend.generate(prompts, settings.max_new_tokens or max_new_tokens,
+                                   settings.temperature, settings.samples, settings.seed)
     predictions = _predict(completions, template)
-    report = evaluate_pointwise(
-        predictions, true, max_score=template.max_score, n_resamples=n_resamples, seed=seed
-    )
+    report = evaluate_pointwise(predictions, true, max_score=template.max_score,
+                                n_resamples=settings.n_resamples, seed=settings.seed)
     return JudgeEvaluation(
         model=str(model_dir),
+        backend=backend.name,
         n=len(rows),
         unique_ids=unique_ids,
         true=true,
         predictions=predictions,
-        completions=completions[:EXAMPLE_COMPLETIONS],
+        completions=[row[0] for row in completions[:EXAMPLE_COMPLETIONS]],
         report=report,
         seconds=time.perf_counter() - started,
     )

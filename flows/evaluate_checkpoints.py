@@ -1,0 +1,127 @@
+"""evaluate-checkpoints: judge a run's checkpoints (or any model folder) on validation rows.
+
+Run it with `python -m flows.evaluate_checkpoints [CONFIG] [--run-dir DIR] [--model-dir DIR]
+[--val-path PARQUET] [--base-model PATH] [--promote] [--artifacts-dir DIR]`.
+Without `--val-path` the experiment's data stage provides the validation rows (cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from flows.prepare_data import prepare_data, resolve_config
+from rm_core.artifacts import code_version
+from rm_core.config import ExperimentConfig, load_experiment, registry_dir
+from rm_core.errors import ConfigError, RmPipelineError
+from rm_core.evaluation import stage
+from rm_core.evaluation.report import EvaluationSummary
+from rm_core.training.spec import WandbSettings
+from tasks.evaluation import (
+    champion_model,
+    compare_with_champion,
+    evaluate_judge,
+    merge_checkpoint,
+    report_evaluation,
+)
+from tasks.training import prepare_model
+
+DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
+# Without a training spec to take max_response_length from: enough for "<score>N</score>".
+DEFAULT_MAX_NEW_TOKENS = 64
+
+
+def _config(config_path: str, artifacts_dir: str | None) -> ExperimentConfig:
+    config = load_experiment(resolve_config(config_path))
+    if artifacts_dir:
+        config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
+    return config
+
+
+def _provenance(config: ExperimentConfig, run_dir: Path | None) -> dict[str, Any]:
+    """What a promoted champion came from: a nightly run compares it to skip retraining."""
+    return {"experiment": config.name, "train_key": run_dir.name if run_dir else None,
+            "code_version": code_version(), "config": config.model_dump(mode="json")}
+
+
+@flow(name="evaluate-checkpoints", log_prints=True)
+def evaluate_checkpoints(
+    config_path: str = DEFAULT_CONFIG,
+    run_dir: str | None = None,
+    model_dir: str | None = None,
+    val_path: str | None = None,
+    base_model: str | None = None,
+    promote: bool = False,
+    artifacts_dir: str | None = None,
+) -> EvaluationSummary:
+    """Base model vs every checkpoint (vs the champion), with CIs, plots and a decision."""
+    config = _config(config_path, artifacts_dir)
+    root, settings = config.artifacts_dir, config.evaluation
+    if run_dir is None and model_dir is None:
+        raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
+    val = Path(val_path) if val_path else prepare_data(config_path, str(root)).val_path
+    training = config.training
+    judge = partial(
+        evaluate_judge, val_path=val, data=config.data, settings=settings, root=root,
+        max_new_tokens=settings.max_new_tokens or (
+            training.grpo.max_response_length if training else DEFAULT_MAX_NEW_TOKENS),
+    )  # fmt: skip
+    models = []
+    base = base_model or (training.model_path if training else None)
+    if settings.include_base and base:
+        models.append(judge("base", "base", 0, Path(prepare_model(base, root))))
+    run = Path(run_dir) if run_dir else None
+    if run is not None:
+        for step, step_dir in stage.run_checkpoints(run).items():
+            merged = merge_checkpoint(step_dir, root)
+            models.append(judge(stage.step_label(step), "checkpoint", step, merged))
+    if model_dir:
+        models.append(judge(Path(model_dir).name, "model", None, Path(model_dir)))
+    registry = registry_dir(config)
+    champion = champion_model(registry)
+    if champion is not None:
+        models.append(judge("champion", "champion", None, champion))
+    best = stage.best_candidate(models, settings.metric)
+    decision = None
+    if promote and best is not None:
+        decision = compare_with_champion(
+            registry, best, models[-1] if champion else None, settings.metric,
+            stage.file_fingerprint(val), str(flow_run.root_flow_run_id or "local"),
+            _provenance(config, run),
+        )  # fmt: skip
+    title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
+    out_dir = root / "reports" / str(flow_run.id or "local")
+    return report_evaluation(title, settings.metric, models, best, decision,
+                             stage.training_metrics(run) if run else [], out_dir,
+                             training.wandb if training else WandbSettings(enabled=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry: run the flow and say where the report is."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
+    parser.add_argument("--run-dir")
+    parser.add_argument("--model-dir")
+    parser.add_argument("--val-path")
+    parser.add_argument("--base-model")
+    parser.add_argument("--promote", action="store_true")
+    parser.add_argument("--artifacts-dir")
+    args = parser.parse_args(argv)
+    try:
+        summary = evaluate_checkpoints(args.config, args.run_dir, args.model_dir, args.val_path,
+                                       args.base_model, args.promote, args.artifacts_dir)
+    except RmPipelineError as exc:
+        print(f"evaluate-checkpoints failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"evaluation report: {summary.report_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Champion vs challenger on the same validation rows, decided and recorded either way.
+
+The champion is judged again on today's validation rows with today's settings (a cached
+evaluation, see `stage.evaluate_cached`) before the comparison: predictions it made on
+other data when it was promoted cannot be paired with the challenger's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rm_core.evaluation.registry import (
+    Champion,
+    ChampionMetadata,
+    Decision,
+    decide,
+    promote,
+    record_decision,
+)
+from rm_core.evaluation.stage import EvaluatedModel
+
+
+def rescored(champion: Champion, judged: EvaluatedModel, data_fingerprint: str) -> Champion:
+    """The champion with the predictions it makes on the rows being compared."""
+    return champion.model_copy(update={
+        "predictions": judged.evaluation.predictions,
+        "unique_ids": judged.evaluation.unique_ids,
+        "data_fingerprint": data_fingerprint,
+    })
+
+
+def compare_and_promote(
+    registry_dir: Path,
+    challenger: EvaluatedModel,
+    champion: Champion | None,
+    champion_judged: EvaluatedModel | None,
+    metric: str,
+    data_fingerprint: str,
+    run_id: str,
+    provenance: dict[str, Any],
+) -> Decision:
+    """Promote `challenger` if it beats the champion beyond the noise; record the decision.
+
+    `provenance` (config, train stage key, code version...) is kept with a promoted
+    champion so a later run can tell whether anything changed since it was trained.
+    """
+    evaluation = challenger.evaluation
+    if champion is not None and champion_judged is not None:
+        champion = rescored(champion, champion_judged, data_fingerprint)
+    decision = decide(
+        evaluation.predictions, evaluation.true, evaluation.unique_ids, champion,
+        metric=metric, n_resamples=evaluation.report.n_resamples, seed=evaluation.report.seed,
+        max_score=evaluation.report.max_score, k=evaluation.report.k,
+        data_fingerprint=data_fingerprint,
+    )  # fmt: skip
+    if decision.promote:
+        promote(registry_dir, challenger.model_dir, ChampionMetadata(
+            metrics={name: value.value for name, value in evaluation.report.metrics.items()},
+            predictions=evaluation.predictions,
+            unique_ids=evaluation.unique_ids,
+            data_fingerprint=data_fingerprint,
+            config=provenance,
+            run_id=run_id,
+            step=challenger.step or 0,
+        ))  # fmt: skip
+    record_decision(registry_dir, decision, run_id)
+    return decision

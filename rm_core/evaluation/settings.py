@@ -1,0 +1,42 @@
+"""How checkpoints are judged and compared: the `evaluation` section of an experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BackendName = Literal["auto", "transformers", "vllm"]
+MetricName = Literal[
+    "mean_reward", "accuracy", "within1_accuracy", "pearson_parsed", "spearman_parsed",
+    "mae_parsed", "rmse_parsed", "parse_failure_rate",
+]
+
+
+class EvaluationSettings(BaseModel):
+    """Generation and comparison settings; defaults judge greedily on the whole val split."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: BackendName = Field(
+        "auto", description="auto: vLLM when it is installed and a GPU is present, else "
+        "transformers on CPU"
+    )
+    batch_size: int = Field(16, gt=0, description="prompts per transformers generate call")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy")
+    samples: int = Field(1, gt=0, description="judgements per prompt; > 1: majority vote")
+    max_new_tokens: int | None = Field(
+        None, gt=0, description="default: the training spec's max_response_length"
+    )
+    limit: int | None = Field(None, gt=0, description="judge only the first N val rows")
+    metric: MetricName = Field("mean_reward", description="picks the best checkpoint and "
+                               "decides promotion")
+    n_resamples: int = Field(1000, gt=0, description="bootstrap resamples for every CI")
+    seed: int = 0
+    include_base: bool = Field(True, description="also judge the base model, as step 0")
+    registry_dir: Path | None = Field(
+        None, description="champion registry; default <artifacts_dir>/registry/<name>"
+    )
+    tensor_parallel_size: int = Field(1, gt=0, description="vLLM backend only")
+    gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="vLLM backend only")

@@ -1,0 +1,34 @@
+"""Evaluation metrics to Weights & Biases: offline by default, online when asked and keyed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rm_core.evaluation.report import HEADLINE, EvaluationSummary
+
+
+def log_to_wandb(summary: EvaluationSummary, project: str, mode: str, directory: Path,
+                 run_name: str) -> Path:
+    """One W&B run per evaluation: metrics per step, the best and the decision as summary.
+
+    Returns the local run directory (what `wandb sync` uploads later in offline mode).
+    """
+    import wandb
+
+    directory.mkdir(parents=True, exist_ok=True)
+    run = wandb.init(project=project, name=run_name, mode=mode, dir=str(directory),
+                     job_type="evaluation", reinit="create_new",
+                     settings=wandb.Settings(silent=True, console="off"))
+    try:
+        for model in sorted((m for m in summary.models if m.step is not None),
+                            key=lambda m: m.step or 0):
+            metrics = model.evaluation.report.metrics
+            run.log({f"eval/{name}": metrics[name].value for name in HEADLINE},
+                    step=model.step)
+        if summary.best is not None:
+            run.summary["best"] = summary.best
+        if summary.decision is not None:
+            run.summary["promoted"] = summary.decision.promote
+        return Path(run.dir).parent
+    finally:
+        run.finish()

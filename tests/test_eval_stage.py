@@ -1,0 +1,102 @@
+"""The evaluation stage's own logic: cached judgements, the best candidate, the report files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rm_core.evaluation import report, stage
+from rm_core.evaluation.metrics import evaluate_pointwise
+from rm_core.evaluation.runner import JudgeEvaluation
+from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.models import build_tiny_qwen2
+from rm_core.templates import PointwiseTemplate
+
+TRUE = [0, 1, 2, 3, 4, 2]
+TEMPLATE = PointwiseTemplate(dimension="helpfulness", max_score=4, answer_prefix="<score>")
+
+
+def judged(label: str, kind: str, step: int | None, predictions: list[int]) -> stage.EvaluatedModel:
+    evaluation = JudgeEvaluation(
+        model=label, backend="transformers", n=len(TRUE),
+        unique_ids=[f"row-{i}" for i in range(len(TRUE))], true=TRUE, predictions=predictions,
+        completions=["3</score>"], seconds=1.0,
+        report=evaluate_pointwise(predictions, TRUE, n_resamples=50),
+    )  # fmt: skip
+    return stage.EvaluatedModel(label=label, kind=kind, step=step, model_dir=Path(label),
+                                evaluation=evaluation)
+
+
+def test_best_candidate_by_metric_earliest_step_on_a_tie_base_and_champion_excluded() -> None:
+    models = [
+        judged("base", "base", 0, TRUE),  # perfect, but the base is not a candidate
+        judged("step 1", "checkpoint", 1, [0, 1, 2, 3, 4, -1]),
+        judged("step 2", "checkpoint", 2, [1, 1, 2, 3, 4, -1]),
+        judged("step 3", "checkpoint", 3, [0, 1, 2, 3, 4, -1]),
+        judged("champion", "champion", None, TRUE),
+    ]
+    assert stage.best_candidate(models, "mean_reward").label == "step 1"
+    assert stage.best_candidate(models, "mae_parsed").label == "step 1"  # lower is better
+    assert stage.best_candidate(models[:1], "mean_reward") is None
+
+
+def test_a_candidate_without_parsed_answers_never_wins_on_a_parsed_metric() -> None:
+    models = [judged("step 1", "checkpoint", 1, [-1] * 6),
+              judged("step 2", "checkpoint", 2, [4, 4, 4, 4, 4, 4])]
+    assert math.isnan(models[0].metric("mae_parsed"))
+    assert stage.best_candidate(models, "mae_parsed").label == "step 2"
+
+
+def test_a_judgement_is_computed_once_per_model_rows_and_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = build_tiny_qwen2(tmp_path / "tiny")
+    val = tmp_path / "val.parquet"
+    val.write_bytes(b"rows")
+    calls: list[Any] = []
+
+    def fake_evaluate(*args: Any) -> JudgeEvaluation:
+        calls.append(args)
+        return judged("tiny", "model", None, TRUE).evaluation
+
+    monkeypatch.setattr(stage, "evaluate_model", fake_evaluate)
+    settings = EvaluationSettings(limit=6)
+    first = stage.evaluate_cached("tiny", "model", None, model, val, TEMPLATE, settings, 8,
+                                  tmp_path / "art")
+    again = stage.evaluate_cached("tiny", "model", None, model, val, TEMPLATE, settings, 8,
+                                  tmp_path / "art")
+    assert len(calls) == 1 and first == again
+    stage.evaluate_cached("tiny", "model", None, model, val, TEMPLATE,
+                          settings.model_copy(update={"temperature": 0.5}), 8, tmp_path / "art")
+    val.write_bytes(b"other rows")
+    stage.evaluate_cached("tiny", "model", None, model, val, TEMPLATE, settings, 8,
+                          tmp_path / "art")
+    assert len(calls) == 3
+
+
+def test_a_step_folder_without_actor_names_the_folder(tmp_path: Path) -> None:
+    step = tmp_path / "global_step_3"
+    step.mkdir()
+    with pytest.raises(stage.CheckpointError, match=str(step)):
+        stage.merged_model(step, tmp_path / "art")
+
+
+def test_report_files_table_and_reference_row(tmp_path: Path) -> None:
+    models = [judged("base", "base", 0, [-1] * 6),
+              judged("step 2", "checkpoint", 2, [0, 1, 2, 3, 3, 2]),
+              judged("champion", "champion", None, [0, 0, 2, 3, 4, 2])]
+    metrics = [{"step": 1, "reward mean": 0.2}, {"step": 2, "reward mean": 0.4}]
+    summary = report.write("demo", "mean_reward", models, models[1], None, metrics, tmp_path)
+
+    assert set(summary.plots) == {"mean_reward per step", "confusion matrix of step 2",
+                                  "training reward"}
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in summary.plots.values())
+    text = summary.report_path.read_text()
+    assert "| step 2 | 0.9" in text and "| always 2 (reference) |" in text
+    assert "| 4 | 0 | 0 | 0 | 1 | 0 | 0 |" in text  # true 4 predicted 3
+    rows = report.table_rows(models)
+    assert rows[0]["mae_parsed"] is None and rows[1]["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
+    assert (tmp_path / report.SUMMARY_FILE).is_file()

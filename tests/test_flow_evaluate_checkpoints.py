@@ -1,0 +1,102 @@
+"""evaluate-checkpoints under a real Prefect harness: a real tiny model on the sample's val rows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.evaluate_checkpoints import evaluate_checkpoints, main
+from rm_core.evaluation.registry import load_champion, read_decisions
+from rm_core.models import build_tiny_qwen2
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+FAST_EVALUATION = {"limit": 8, "n_resamples": 100, "max_new_tokens": 8}
+
+
+def write_config(path: Path, wandb: bool = False) -> Path:
+    config = {
+        "name": "tiny-eval",
+        "data": {"template": {"answer_prefix": "<score>"}},
+        "evaluation": FAST_EVALUATION,
+        "training": {"model_path": "tiny-qwen2", "wandb": {"enabled": wandb}},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def artifacts_of(flow_run_id: UUID) -> dict[str, str]:
+    async def read() -> dict[str, str]:
+        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(flow_run_filter=in_run)
+        return {a.key: a.data for a in artifacts if a.key}
+
+    return asyncio.run(read())
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_qwen2(tmp_path_factory.mktemp("eval-flow") / "challenger")
+
+
+def test_a_model_folder_is_judged_against_the_base_model_with_artifacts(
+    tmp_path: Path, model: Path
+) -> None:
+    config = write_config(tmp_path / "eval.yaml", wandb=True)
+    state = evaluate_checkpoints(str(config), model_dir=str(model),
+                                 artifacts_dir=str(tmp_path / "art"), return_state=True)
+
+    assert state.is_completed()
+    summary = state.result()
+    assert [m.label for m in summary.models] == ["base", "challenger"]
+    assert summary.best == "challenger" and summary.decision is None
+    assert all(m.evaluation.n == 8 for m in summary.models)
+    report = summary.report_path.read_text()
+    assert "| base |" in report and "| challenger |" in report and "(reference)" in report
+    assert all(path.is_file() and path.stat().st_size > 1000 for path in summary.plots.values())
+    artifacts = artifacts_of(state.state_details.flow_run_id)
+    assert {"evaluation-report", "evaluation-metrics"} <= set(artifacts)
+    table = json.loads(artifacts["evaluation-metrics"])
+    assert [row["model"] for row in table][:2] == ["base", "challenger"]
+    assert list((summary.report_path.parent / "wandb").rglob("*.wandb")), "no offline W&B run"
+
+
+def test_promotion_first_model_becomes_champion_then_an_equal_one_does_not(
+    tmp_path: Path, model: Path
+) -> None:
+    config = write_config(tmp_path / "eval.yaml")
+    art = str(tmp_path / "art")
+    first = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
+                                 artifacts_dir=art)
+    assert first.decision is not None and first.decision.promote
+    registry = tmp_path / "art" / "registry" / "tiny-eval"
+    assert load_champion(registry) is not None
+
+    second = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
+                                  artifacts_dir=art)
+    assert [m.label for m in second.models][-1] == "champion"
+    assert second.decision is not None and not second.decision.promote
+    assert second.decision.delta == 0.0
+    assert [d["promote"] for d in read_decisions(registry)] == [True, False]
+
+
+def test_nothing_to_evaluate_and_empty_run_dirs_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "eval.yaml")
+    art = ["--artifacts-dir", str(tmp_path / "art")]
+    assert main([str(config), *art]) == 1
+    assert "nothing to evaluate" in capsys.readouterr().err
+
+    empty = tmp_path / "run"
+    (empty / "checkpoints").mkdir(parents=True)
+    assert main([str(config), "--run-dir", str(empty), *art]) == 1
+    assert f"no global_step_N checkpoints in {empty / 'checkpoints'}" in capsys.readouterr().err
