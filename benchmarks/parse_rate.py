@@ -36,6 +36,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.common import model_folder, val_parquet  # noqa: E402
 from rm_core.templates import SCALE_ANCHORS, PointwiseTemplate  # noqa: E402
 
 Message = dict[str, str]
@@ -263,31 +264,12 @@ def table(outcomes: list[Outcome], samples: int) -> str:
     return "\n".join(lines)
 
 
-def val_parquet(args: argparse.Namespace) -> Path:
-    """The given val parquet, or the one the data stage writes for `--config`."""
-    if args.val:
-        return Path(args.val)
-    from rm_core import data_stage
-    from rm_core.config import load_experiment
-    from rm_core.sources import fetch
-
-    config = load_experiment(REPO_ROOT / args.config)
-    root = Path(args.artifacts_dir)
-    ingested = data_stage.ingest(fetch(config.data.source, root), config.data, root)
-    split = data_stage.split(ingested, config.data, root)
-    return data_stage.to_verl(split, config.data, root).val_path
-
-
 def load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """(model, tokenizer, folder) for `--model`, left-padded for batched generation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rm_core.models import build_tiny_qwen2, smollm2_hf
-
-    cache = Path(args.model_cache)
-    folder = (smollm2_hf(cache) if args.model == "smollm2"
-              else build_tiny_qwen2(cache / "tiny-qwen2", seed=args.seed))
+    folder = model_folder(args.model, Path(args.model_cache), seed=args.seed)
     tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32).eval()
     return model, tokenizer, str(folder)
@@ -324,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    val = val_parquet(args)
+    val, _ = val_parquet(args.val, args.config, Path(args.artifacts_dir))
     rows = pq.read_table(val).to_pylist()
     chosen = np.random.default_rng(args.seed).permutation(len(rows))[: args.limit]
     rows = [rows[i] for i in sorted(chosen)]

@@ -138,7 +138,7 @@ def _vote(scores: list[int | None]) -> int:
     return min(counts, key=lambda score: (-counts[score], score))
 
 
-def _predict(completions: list[list[str]], template: PointwiseTemplate) -> list[int]:
+def predict(completions: list[list[str]], template: PointwiseTemplate) -> list[int]:
     """One prediction per row: its parsed score, a majority vote when sampled n > 1."""
     return [_vote([template.parse_completion(text) for text in row]) for row in completions]
 
@@ -169,7 +169,7 @@ def evaluate_model(
                for row in rows]
     completions = backend.generate(prompts, settings.max_new_tokens or max_new_tokens,
                                    settings.temperature, settings.samples, settings.seed)
-    predictions = _predict(completions, template)
+    predictions = predict(completions, template)
     report = evaluate_pointwise(predictions, true, max_score=template.max_score,
                                 n_resamples=settings.n_resamples, seed=settings.seed)
     return JudgeEvaluation(
