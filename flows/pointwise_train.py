@@ -19,10 +19,11 @@ from pydantic import BaseModel
 
 from flows.evaluate_checkpoints import evaluate_checkpoints
 from flows.prepare_data import prepare_data, resolve_config
-from rm_core.config import ExperimentConfig, load_experiment
+from rm_core.config import ExperimentConfig, load_experiment, registry_dir
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation.report import EvaluationSummary
-from rm_core.training.run import TrainResult
+from rm_core.training.run import TrainResult, train_key
+from tasks.evaluation import check_for_changes
 from tasks.training import (
     check_learning_signal,
     prepare_model,
@@ -35,10 +36,12 @@ DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
 
 
 class PointwiseTrainResult(BaseModel):
-    """What a run produced: the trained checkpoints and their evaluation."""
+    """What a run produced: the trained checkpoints and their evaluation, or why it
+    skipped both."""
 
-    train: TrainResult
-    evaluation: EvaluationSummary
+    train: TrainResult | None = None
+    evaluation: EvaluationSummary | None = None
+    skipped: str | None = None
 
 
 def overrides(max_steps: int | None, model_path: str | None, profile: str | None,
@@ -73,7 +76,8 @@ def load_run_config(
 
 def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> None:
     """A cancelled run stops the Ray jobs it submitted."""
-    stop_training_jobs(load_run_config(**flow_run.parameters).ray, str(flow_run.id))
+    settings = {k: v for k, v in flow_run.parameters.items() if k != "force"}
+    stop_training_jobs(load_run_config(**settings).ray, str(flow_run.id))
 
 
 @flow(name="pointwise-train", log_prints=True, on_cancellation=[stop_jobs_on_cancellation])
@@ -84,14 +88,20 @@ def pointwise_train(
     profile: str | None = None,
     ray_address: str | None = None,
     artifacts_dir: str | None = None,
+    force: bool = False,
 ) -> PointwiseTrainResult:
     """Train a pointwise judge with GRPO, evaluate its checkpoints, promote the best if it
-    beats the champion; every stage cached."""
+    beats the champion; every stage cached. Skips training and evaluation when nothing
+    changed since the champion was trained, unless `force`."""
     config = load_run_config(config_path, max_steps, model_path, profile, ray_address,
                              artifacts_dir)
     root = config.artifacts_dir
     verl = prepare_data(config_path, str(root))
     model = prepare_model(config.training.model_path, root)
+    skipped = check_for_changes(registry_dir(config),
+                                train_key(verl, config.training, model), force)
+    if skipped:
+        return PointwiseTrainResult(skipped=skipped)
     check_learning_signal(model, verl, config.data, config.training)
     with ray_target(config.ray) as target:
         trained = train_judge(config.training, verl, model, config.data, target, root,
@@ -111,13 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["cpu", "gpu"])
     parser.add_argument("--ray-address")
     parser.add_argument("--artifacts-dir")
+    parser.add_argument("--force", action="store_true",
+                        help="train even when nothing changed since the champion")
     args = parser.parse_args(argv)
     try:
         result = pointwise_train(args.config, args.max_steps, args.model, args.profile,
-                                 args.ray_address, args.artifacts_dir)
+                                 args.ray_address, args.artifacts_dir, args.force)
     except RmPipelineError as exc:
         print(f"pointwise-train failed: {exc}", file=sys.stderr)
         return 1
+    if result.skipped:
+        print(f"skipped: {result.skipped}")
+        return 0
     train, evaluation = result.train, result.evaluation
     print(f"trained {train.last_step} steps; checkpoints in {train.checkpoint_dir}")
     if evaluation.decision is not None:

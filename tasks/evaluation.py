@@ -68,6 +68,21 @@ def champion_model(registry_dir: Path) -> Path | None:
     return champion.path if champion else None
 
 
+@task(name="check-for-changes")
+def check_for_changes(registry_dir: Path, train_key: str, force: bool) -> str | None:
+    """The reason to skip this run (nothing changed since the champion), else None."""
+    reason = promotion.unchanged_reason(load_champion(registry_dir), train_key)
+    if reason is None:
+        return None
+    if force:
+        get_run_logger().info("force=true: training anyway although %s", reason)
+        return None
+    get_run_logger().info("skipping: %s", reason)
+    create_markdown_artifact(f"# Run skipped\n\n{reason}\n", key="run-skipped",
+                             description="why this run did not train")
+    return reason
+
+
 @task(name="compare-with-champion")
 def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
                           champion_judged: stage.EvaluatedModel | None, metric: str,

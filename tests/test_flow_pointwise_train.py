@@ -75,10 +75,18 @@ def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(tmp_pat
     assert load_champion(registry).config["train_key"] == result.train.key
 
     again = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"), return_state=True)
-    states, _ = read_run(again.state_details.flow_run_id)
+    assert again.result().skipped and "nothing changed" in again.result().skipped
+    states, artifacts = read_run(again.state_details.flow_run_id)
+    assert "run-skipped" in artifacts
+    assert states["check-for-changes"] == "Completed"
+    assert not {"check-learning-signal", "train-judge"} & set(states)
+
+    forced = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"), force=True,
+                             return_state=True)
+    states, _ = read_run(forced.state_details.flow_run_id)
     stages = ("prepare-model", "check-learning-signal", "train-judge")
     assert {stage: states[stage] for stage in stages} == dict.fromkeys(stages, "Cached")
-    rerun = again.result().evaluation
+    rerun = forced.result().evaluation
     assert rerun.models[-1].label == "champion"
     assert rerun.decision is not None and not rerun.decision.promote  # the same model again
 

@@ -66,3 +66,20 @@ def compare_and_promote(
         ))  # fmt: skip
     record_decision(registry_dir, decision, run_id)
     return decision
+
+
+def unchanged_reason(champion: Champion | None, train_key: str) -> str | None:
+    """Why retraining would reproduce the champion, or None when something changed.
+
+    The train stage key hashes the verl rows (so the source data and the data config),
+    the whole training spec, the base model's files and the library's code: equal keys
+    mean the same training run.
+    """
+    if champion is None or champion.config.get("train_key") != train_key:
+        return None
+    return (
+        f"nothing changed since the champion was trained (run {champion.run_id}, step "
+        f"{champion.step}, promoted {champion.promoted_at}): same data, training config, "
+        f"base model and code (train stage {train_key}). Training and evaluation skipped; "
+        "run with force=true to train and evaluate anyway."
+    )
