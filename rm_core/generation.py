@@ -65,15 +65,23 @@ def generate(
     temperature: float = 0.0,
     batch_size: int = 8,
 ) -> list[list[str]]:
-    """`samples` completions per prompt (greedy when temperature is 0), in prompt order."""
+    """`samples` completions per prompt (greedy when temperature is 0), in prompt order.
+
+    Prompts are batched shortest first, so each batch pads to a similar length: judge
+    prompts differ several-fold in length, and padding to the longest of a random batch
+    costs more prefill than batching saves.
+    """
     import torch
 
-    completions: list[list[str]] = []
-    for start in range(0, len(prompts), batch_size):
-        batch = prompts[start : start + batch_size]
-        inputs = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False)
-        sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-        with torch.no_grad():
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    completions: list[list[str]] = [[] for _ in prompts]
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        inputs = tokenizer([prompts[i] for i in chosen], return_tensors="pt", padding=True,
+                           add_special_tokens=False)
+        with torch.inference_mode():
             output = model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -84,7 +92,8 @@ def generate(
         texts = tokenizer.batch_decode(
             output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
         )
-        completions += [texts[i : i + samples] for i in range(0, len(texts), samples)]
+        for offset, index in enumerate(chosen):
+            completions[index] = texts[offset * samples : (offset + 1) * samples]
     return completions
 
 
