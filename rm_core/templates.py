@@ -24,6 +24,7 @@ SCALE_ANCHORS = {
 _SCORE_TAG = re.compile(r"<score>\s*([^<>]{0,16}?)\s*</score>", re.IGNORECASE)
 _PREFERENCE_TAG = re.compile(r"<preference>\s*([^<>]{0,16}?)\s*</preference>", re.IGNORECASE)
 _INTEGER = re.compile(r"[+-]?\d{1,6}")
+_DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,7 @@ class PointwiseTemplate:
     def parse(self, text: str) -> int | None:
         """Score in the last `<score>` tag; None if absent, not an integer or out of range."""
         matches = _SCORE_TAG.findall(text)
-        if not matches or not _INTEGER.fullmatch(matches[-1]):
-            return None
-        score = int(matches[-1])
-        return score if 0 <= score <= self.max_score else None
+        return _integer_in_range(matches[-1], self.max_score) if matches else None
 
     def parse_completion(self, completion: str) -> int | None:
         """Parse what the model generated after the pre-filled `answer_prefix`."""
@@ -73,6 +71,7 @@ class PairwiseTemplate:
     """Which of two responses is better, answered `<preference>A</preference>` (or B, tie)."""
 
     allow_tie: bool = True
+    answer_prefix: str = ""
 
     def pieces(self) -> tuple[str, str, str, str]:
         """Literal text around the query, response A and response B."""
@@ -107,3 +106,69 @@ class PairwiseTemplate:
         if verdict in ("a", "b"):
             return verdict.upper()
         return "tie" if verdict == "tie" and self.allow_tie else None
+
+    def parse_completion(self, completion: str) -> str | None:
+        """Parse what the model generated after the pre-filled `answer_prefix`."""
+        return self.parse(self.answer_prefix + completion)
+
+
+def _integer_in_range(body: str, max_score: int) -> int | None:
+    if not _INTEGER.fullmatch(body):
+        return None
+    score = int(body)
+    return score if 0 <= score <= max_score else None
+
+
+@dataclass(frozen=True)
+class MultiAttributeTemplate:
+    """Rate one response on several dimensions at once, one `<dim>X</dim>` tag each."""
+
+    dimensions: tuple[str, ...] = tuple(SCALE_ANCHORS)
+    max_score: int = 4
+    answer_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dimensions or len(set(self.dimensions)) != len(self.dimensions):
+            raise ValueError(f"dimensions must be distinct and non-empty: {self.dimensions}")
+        bad = [d for d in self.dimensions if not _DIMENSION_NAME.fullmatch(d)]
+        if bad:
+            raise ValueError(f"dimension names must be lowercase identifiers (tags): {bad}")
+
+    def _tags(self) -> dict[str, re.Pattern[str]]:
+        return {d: re.compile(rf"<{d}>\s*([^<>]{{0,16}}?)\s*</{d}>", re.IGNORECASE)
+                for d in self.dimensions}
+
+    def pieces(self) -> tuple[str, str, str]:
+        """The literal text before the query, between query and response, and after."""
+        scales = "\n".join(
+            f"- {d}: 0 ({SCALE_ANCHORS.get(d, ('lowest', 'highest'))[0]}) to {self.max_score} "
+            f"({SCALE_ANCHORS.get(d, ('lowest', 'highest'))[1]})"
+            for d in self.dimensions
+        )
+        answer = "\n".join(f"<{d}>X</{d}>" for d in self.dimensions)
+        return (
+            "Evaluate this response on each of these dimensions, each on a scale of "
+            f"0-{self.max_score}:\n{scales}\n\nQuery: ",
+            "\n\nResponse: ",
+            f"\n\nProvide your evaluation in this format:\n{answer}\n\n"
+            "Where each X is a whole number on its dimension's scale.",
+        )
+
+    def render(self, query: str, response: str) -> str:
+        head, middle, tail = self.pieces()
+        return f"{head}{query}{middle}{response}{tail}"
+
+    def render_batch(self, queries: pa.Array, responses: pa.Array) -> pa.Array:
+        head, middle, tail = self.pieces()
+        return pc.binary_join_element_wise(head, queries, middle, responses, tail, "")
+
+    def parse(self, text: str) -> dict[str, int | None]:
+        """Per dimension, the score in its last tag; None if absent, non-integer or out of range."""
+        parsed: dict[str, int | None] = {}
+        for dimension, tag in self._tags().items():
+            matches = tag.findall(text)
+            parsed[dimension] = _integer_in_range(matches[-1], self.max_score) if matches else None
+        return parsed
+
+    def parse_completion(self, completion: str) -> dict[str, int | None]:
+        return self.parse(self.answer_prefix + completion)

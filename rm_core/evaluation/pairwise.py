@@ -1,0 +1,180 @@
+"""Pairwise judge metrics: accuracy, ties, parse failures, position bias and conflicts.
+
+A pairwise judge sees (query, A, B) and answers A, B or tie. Every pair is judged in
+both orders, so two things can be measured beyond accuracy:
+
+* position consistency: the share of pairs whose winner changes when A and B swap
+  places (a judge that prefers "whatever comes first" flips on every pair);
+* conflicts over a prompt's responses (three or more): symmetry conflicts (the two
+  orders of one pair name different winners), transitivity conflicts (x > y and y > z,
+  yet not x > z) and cycles in the preference graph (x > y > z > x).
+
+Verdicts are "A", "B", "tie" or None (unparsable). Unparsable verdicts count as wrong in
+accuracy and are left out of the consistency and conflict rates, whose denominators say
+how many pairs, triples and prompts could be checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+
+from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
+
+TIE = "tie"
+
+
+class PairJudgement(BaseModel):
+    """One judged ordering: which responses were shown as A and B, and what was said."""
+
+    prompt_id: str
+    first: str  # the response shown as A
+    second: str  # the response shown as B
+    verdict: str | None
+    truth: str
+
+
+def winner(judgement: PairJudgement) -> str | None:
+    """The response id the verdict prefers, "tie", or None when unparsable."""
+    return {"A": judgement.first, "B": judgement.second, TIE: TIE}.get(judgement.verdict or "")
+
+
+def _rate(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+class PreferenceReport(BaseModel):
+    """Accuracy with its bootstrap CI, and how ties and failures are distributed."""
+
+    n: int
+    accuracy: MetricValue
+    accuracy_without_tie_labels: float
+    parse_failure_rate: float
+    predicted_tie_rate: float
+    first_position_rate: float  # share of parsed verdicts that pick A
+
+
+def preference_metrics(judgements: Sequence[PairJudgement], n_resamples: int = 1000,
+                       seed: int = 0) -> PreferenceReport:
+    if not judgements:
+        raise ValueError("preference metrics need at least one judgement")
+    correct = np.array([j.verdict == j.truth for j in judgements], dtype=float)
+    low, high = bootstrap_ci(correct, n_resamples=n_resamples, seed=seed)
+    strict = [j for j in judgements if j.truth != TIE]
+    parsed = [j for j in judgements if j.verdict is not None]
+    return PreferenceReport(
+        n=len(judgements),
+        accuracy=MetricValue(value=float(correct.mean()), ci_low=low, ci_high=high),
+        accuracy_without_tie_labels=_rate(sum(j.verdict == j.truth for j in strict),
+                                          len(strict)),
+        parse_failure_rate=1 - len(parsed) / len(judgements),
+        predicted_tie_rate=_rate(sum(j.verdict == TIE for j in parsed), len(parsed)),
+        first_position_rate=_rate(sum(j.verdict == "A" for j in parsed), len(parsed)),
+    )
+
+
+def _orders(judgements: Iterable[PairJudgement]
+            ) -> dict[tuple[str, frozenset[str]], dict[tuple[str, str], str | None]]:
+    """(prompt, unordered pair) -> {(first, second): winner} for every judged order."""
+    pairs: dict[tuple[str, frozenset[str]], dict[tuple[str, str], str | None]] = defaultdict(dict)
+    for j in judgements:
+        pairs[(j.prompt_id, frozenset((j.first, j.second)))][(j.first, j.second)] = winner(j)
+    return pairs
+
+
+class ConsistencyReport(BaseModel):
+    """Position consistency over the pairs judged in both orders."""
+
+    pairs_in_both_orders: int
+    pairs_checked: int  # both verdicts parsed
+    flips: int
+    flip_rate: float
+
+
+def position_consistency(judgements: Sequence[PairJudgement]) -> ConsistencyReport:
+    both = [orders for orders in _orders(judgements).values() if len(orders) == 2]
+    checked = [orders for orders in both if None not in orders.values()]
+    flips = sum(len(set(orders.values())) > 1 for orders in checked)
+    return ConsistencyReport(pairs_in_both_orders=len(both), pairs_checked=len(checked),
+                             flips=flips, flip_rate=_rate(flips, len(checked)))
+
+
+class ConflictReport(BaseModel):
+    """Logical conflicts in the preferences over prompts with three or more responses."""
+
+    prompts_checked: int
+    symmetry_pairs: int
+    symmetry_conflicts: int
+    symmetry_conflict_rate: float
+    triples_checked: int
+    transitivity_conflicts: int
+    transitivity_conflict_rate: float
+    prompts_with_cycle: int
+    cycle_rate: float
+
+
+def _relations(orders: dict[tuple[str, str], str | None]) -> tuple[str | None, bool]:
+    """(the pair's agreed winner or tie, whether its two orders conflict)."""
+    said = [w for w in orders.values() if w is not None]
+    if not said:
+        return None, False
+    if len(orders) == 2 and len(said) == 2 and said[0] != said[1]:
+        return None, True
+    return said[0], False
+
+
+def _has_cycle(nodes: set[str], beats: dict[str, set[str]]) -> bool:
+    """Depth-first search for a back edge in the strict "x beats y" graph."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+
+    def visit(node: str) -> bool:
+        state[node] = 1
+        for nxt in beats.get(node, ()):
+            if state.get(nxt) == 1 or (nxt not in state and visit(nxt)):
+                return True
+        state[node] = 2
+        return False
+
+    return any(node not in state and visit(node) for node in sorted(nodes))
+
+
+def conflicts(judgements: Sequence[PairJudgement]) -> ConflictReport:
+    by_prompt: dict[str, dict[frozenset[str], dict[tuple[str, str], str | None]]] = (
+        defaultdict(dict))
+    for (prompt, pair), orders in _orders(judgements).items():
+        by_prompt[prompt][pair] = orders
+    checked = sym_pairs = sym_conflicts = triples = trans_conflicts = cycles = 0
+    for pairs in by_prompt.values():
+        nodes = set().union(*pairs)
+        if len(nodes) < 3:
+            continue
+        checked += 1
+        relation: dict[frozenset[str], str] = {}
+        for pair, orders in pairs.items():
+            agreed, conflict = _relations(orders)
+            if len(orders) == 2 and None not in orders.values():
+                sym_pairs += 1
+                sym_conflicts += conflict
+            if agreed is not None:
+                relation[pair] = agreed
+        beats: dict[str, set[str]] = defaultdict(set)
+        for pair, won in relation.items():
+            if won != TIE:
+                beats[won].add(next(iter(pair - {won})))
+        for x, y, z in itertools.permutations(sorted(nodes), 3):
+            if y in beats[x] and z in beats[y] and frozenset((x, z)) in relation:
+                triples += 1
+                trans_conflicts += relation[frozenset((x, z))] != x
+        cycles += _has_cycle(nodes, beats)
+    return ConflictReport(
+        prompts_checked=checked, symmetry_pairs=sym_pairs, symmetry_conflicts=sym_conflicts,
+        symmetry_conflict_rate=_rate(sym_conflicts, sym_pairs), triples_checked=triples,
+        transitivity_conflicts=trans_conflicts,
+        transitivity_conflict_rate=_rate(trans_conflicts, triples),
+        prompts_with_cycle=cycles, cycle_rate=_rate(cycles, checked),
+    )  # fmt: skip
