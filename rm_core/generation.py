@@ -35,7 +35,11 @@ class ParseRate(BaseModel):
 
 
 def load(model_dir: str | Path) -> tuple[Any, Any]:
-    """Model (fp32, eval mode) and tokenizer, padding on the left for batched generation."""
+    """Model (fp32, eval mode) and tokenizer, padding on the left for batched generation.
+
+    Weights load from safetensors only: a pickled `pytorch_model.bin` could run arbitrary
+    code when unpickled, so such a folder is refused instead.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -43,7 +47,8 @@ def load(model_dir: str | Path) -> tuple[Any, Any]:
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32,
+                                                 use_safetensors=True)
     return model.eval(), tokenizer
 
 

@@ -214,3 +214,18 @@ def test_sampled_judgements_are_majority_voted(
     assert result.predictions == [1, 2, -1, 0]
     assert calls[0]["samples"] == 3 and calls[0]["temperature"] == 0.7
     assert result.completions == ["1</score>", "2</score>", "x", "4</score>"]
+
+
+def test_pickled_weights_are_refused_not_unpickled(tiny_model: Path, val_parquet: Path,
+                                                   tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    pickled = shutil.copytree(tiny_model, tmp_path / "pickled")
+    weights = pickled / "model.safetensors"
+    torch.save(load_file(weights), pickled / "pytorch_model.bin")
+    weights.unlink()
+
+    with pytest.raises(EvaluationError, match="could not load model folder") as error:
+        evaluate_model(pickled, val_parquet, TEMPLATE, FAST)
+    assert str(pickled) in str(error.value)
