@@ -8,20 +8,23 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
+from prefect.states import State
 from pydantic import BaseModel
 
 from rm_core import generation, models
 from rm_core.config import DataConfig, RayConfig
 from rm_core.data_stage import VerlResult, template_for
-from rm_core.ray_jobs import LocalRayCluster, job_client
+from rm_core.errors import RayUnavailable
+from rm_core.ray_jobs import JobFailed, LocalRayCluster, job_client
 from rm_core.training import run
 from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import TrainSpec
@@ -118,10 +121,17 @@ def _train_plan(spec: TrainSpec, verl: VerlResult, model: str, data: DataConfig,
     return out.name, out
 
 
+def _worth_retrying(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Retry an unreachable cluster or a job that died (the retry resumes from the last
+    checkpoint); a timeout, a rejected token or a bad config will not heal by waiting."""
+    return isinstance(state.result(raise_on_failure=False), RayUnavailable | JobFailed)
+
+
 @task(
     name="train-judge",
-    retries=1,
-    retry_delay_seconds=30,
+    retries=2,
+    retry_delay_seconds=[15, 60],
+    retry_condition_fn=_worth_retrying,
     cache_key_fn=stage_cache_key(_train_plan),
     persist_result=True,
 )

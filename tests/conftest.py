@@ -12,7 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig
+from rm_core import data_stage
+from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig, TemplateConfig
+from rm_core.models import build_tiny_qwen2
+from rm_core.ray_jobs import LocalRayCluster
+from rm_core.sources import fetch
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -107,3 +111,21 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalRayCluster]:
+    """A private local Ray head for the module's real training jobs."""
+    with LocalRayCluster(num_cpus=2) as head:
+        yield head
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """verl rows of the embedded sample and a tiny random Qwen2."""
+    root = tmp_path_factory.mktemp("training")
+    data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
+    ingested = data_stage.ingest(fetch(data.source, root), data, root)
+    verl = data_stage.to_verl(data_stage.split(ingested, data, root), data, root)
+    return {"root": root, "data": data, "verl": verl,
+            "model": build_tiny_qwen2(root / "tiny-qwen2")}

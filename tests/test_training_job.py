@@ -5,64 +5,19 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ray.job_submission import JobStatus
+from tiny_training import TINY_GRPO, start, tiny_spec
 
-from rm_core import data_stage
 from rm_core.checkpoints import checkpoint_steps, merge
-from rm_core.config import DataConfig, TemplateConfig
-from rm_core.models import build_tiny_qwen2
 from rm_core.ray_jobs import JobFailed, LocalRayCluster, follow, submit_or_attach
-from rm_core.sources import fetch
 from rm_core.training import run
 from rm_core.training.job import REWARD_FILE, training_job
 from rm_core.training.monitor import TrainingMonitor
-from rm_core.training.spec import TrainSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_GRPO = {
-    "rollout_n": 2,
-    "train_batch_size": 4,
-    "ppo_mini_batch_size": 4,
-    "micro_batch_size_per_gpu": 4,
-    "max_prompt_length": 2048,
-    "max_response_length": 16,
-    "total_training_steps": 2,
-}
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalRayCluster]:
-    with LocalRayCluster(num_cpus=2) as head:
-        yield head
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """verl rows of the embedded sample and a tiny random Qwen2."""
-    root = tmp_path_factory.mktemp("training")
-    data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
-    ingested = data_stage.ingest(fetch(data.source, root), data, root)
-    verl = data_stage.to_verl(data_stage.split(ingested, data, root), data, root)
-    return {"root": root, "data": data, "verl": verl,
-            "model": build_tiny_qwen2(root / "tiny-qwen2")}
-
-
-def tiny_spec(**changes: object) -> TrainSpec:
-    settings = {"grpo": TINY_GRPO, "save_freq": 1, "test_freq": -1, "val_before_train": False,
-                "wandb": {"enabled": False}}
-    return TrainSpec(**{**settings, **changes})
-
-
-def start(spec: TrainSpec, workspace: dict, name: str) -> tuple[Path, run.RunPaths]:
-    out = workspace["root"] / name
-    data: DataConfig = workspace["data"]
-    paths = run.run_paths(spec, workspace["verl"], workspace["model"], out, data.dimension,
-                          data.max_score, data.template.answer_prefix)
-    return out, paths
 
 
 def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
