@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 import yaml
@@ -52,7 +54,30 @@ def read_run(flow_run_id: UUID) -> tuple[dict[str, str], set[str]]:
     return asyncio.run(read())
 
 
-def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(tmp_path: Path) -> None:
+def everything_recorded(artifacts_dir: Path) -> Iterator[tuple[str, bytes]]:
+    """Every log line and artifact the Prefect server holds, and every file of the run."""
+
+    async def read() -> tuple[list[str], list[str]]:
+        logs, artifacts = [], []
+        async with get_client() as client:
+            while batch := await client.read_logs(offset=len(logs), limit=200):
+                logs += [log.message for log in batch]
+            while batch := await client.read_artifacts(offset=len(artifacts), limit=200):
+                artifacts += [json.dumps(artifact.data) for artifact in batch]
+        return logs, artifacts
+
+    logs, artifacts = asyncio.run(read())
+    yield from (("log", line.encode()) for line in logs)
+    yield from (("artifact", data.encode()) for data in artifacts)
+    yield from ((str(path), path.read_bytes()) for path in artifacts_dir.rglob("*")
+                if path.is_file())
+
+
+def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = f"planted-{uuid4().hex}"
+    monkeypatch.setenv("WANDB_API_KEY", secret)
     config = write_config(tmp_path / "tiny.yaml", TINY_TRAINING)
     state = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"),
                             return_state=True)
@@ -73,6 +98,10 @@ def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(tmp_pat
     assert evaluation.report_path.is_file()
     registry = tmp_path / "art" / "registry" / "tiny"
     assert load_champion(registry).config["train_key"] == result.train.key
+
+    leaks = [where for where, data in everything_recorded(tmp_path / "art")
+             if secret.encode() in data]
+    assert not leaks, f"the planted secret leaked into {leaks}"
 
     again = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"), return_state=True)
     assert again.result().skipped and "nothing changed" in again.result().skipped
