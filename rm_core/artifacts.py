@@ -8,6 +8,7 @@ or damaged output is simply rebuilt.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,7 +20,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rm_core.errors import RmPipelineError
+
 MANIFEST = "_SUCCESS.json"
+# Why a stage's output cannot be written: full disk, quota or file size limit, no
+# permission, read-only file system.
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+class ArtifactWriteError(RmPipelineError):
+    """A stage output could not be written (disk full, permissions)."""
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -77,14 +88,21 @@ def _read_manifest(directory: Path) -> dict[str, Any] | None:
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory that replaces `target` when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    building.mkdir()
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building.mkdir()
         yield building
         if target.exists():
             shutil.rmtree(target)
         os.replace(building, target)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        raise ArtifactWriteError(
+            f"cannot write {target}: {exc.strerror or exc} "
+            f"({exc.filename or target}); nothing of it was kept"
+        ) from exc
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
