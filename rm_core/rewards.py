@@ -12,10 +12,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
-
-# Preferences as numbers for verl's per-sample metrics: A, B, tie; -1 = unparsable.
-PREFERENCE_CODES = {"A": 0.0, "B": 1.0, "tie": 2.0}
+from rm_core.templates import (
+    PREFERENCE_CODES,
+    MultiAttributeTemplate,
+    PairwiseTemplate,
+    PointwiseTemplate,
+)
 
 
 def pointwise_reward(predicted: int, true: int, k: float = 2.0, max_score: int = 4) -> float:
@@ -69,7 +71,8 @@ def preference_score(solution_str: str, ground_truth: Mapping[str, Any], allow_t
     if predicted is None:
         return {"score": 0.0, "acc": 0.0, "parsed": 0.0, "pred": -1.0}
     correct = float(predicted == ground_truth["preference"])
-    return {"score": correct, "acc": correct, "parsed": 1.0, "pred": PREFERENCE_CODES[predicted]}
+    return {"score": correct, "acc": correct, "parsed": 1.0,
+            "pred": float(PREFERENCE_CODES[predicted])}
 
 
 def multi_attribute_score(

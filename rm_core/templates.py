@@ -172,3 +172,22 @@ class MultiAttributeTemplate:
 
     def parse_completion(self, completion: str) -> dict[str, int | None]:
         return self.parse(self.answer_prefix + completion)
+
+
+Template = PointwiseTemplate | MultiAttributeTemplate | PairwiseTemplate
+# Preferences as numbers (metrics, verl's per-sample logs): A, B, tie.
+PREFERENCE_CODES = {"A": 0, "B": 1, "tie": 2}
+
+
+def dimensions(template: PointwiseTemplate | MultiAttributeTemplate) -> tuple[str, ...]:
+    """The dimensions a scoring template asks for, in answer order."""
+    if isinstance(template, MultiAttributeTemplate):
+        return template.dimensions
+    return (template.dimension,)
+
+
+def asked_for(template: Template) -> str:
+    """What a verl row rendered with `template` records as its `extra_info.dimension`."""
+    if isinstance(template, PairwiseTemplate):
+        return "preference"
+    return "+".join(dimensions(template))

@@ -16,7 +16,7 @@ from rm_core import generation
 from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, evaluate_model
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.models import build_tiny_qwen2
-from rm_core.templates import PointwiseTemplate
+from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 HELPFULNESS = [0, 1, 2, 3, 4, 3]
 TEMPLATE = PointwiseTemplate(dimension="helpfulness", max_score=4, answer_prefix="<score>")
@@ -229,3 +229,64 @@ def test_pickled_weights_are_refused_not_unpickled(tiny_model: Path, val_parquet
     with pytest.raises(EvaluationError, match="could not load model folder") as error:
         evaluate_model(pickled, val_parquet, TEMPLATE, FAST)
     assert str(pickled) in str(error.value)
+
+
+def pair_row(pair: str, order: str, truth: str) -> dict[str, Any]:
+    """A verl pairwise val row as written before prompt/response ids were recorded."""
+    return {"data_source": "hs2", "prompt": [{"role": "user", "content": f"Compare {pair}"}],
+            "ability": "judge-pairwise",
+            "reward_model": {"style": "rule",
+                             "ground_truth": {"preference": truth, "strength": 1}},
+            "extra_info": {"unique_id": f"hs2-{pair}-{order}", "split": "val", "index": 0,
+                           "dimension": "preference"}}
+
+
+def test_pairwise_judge_gets_accuracy_and_position_consistency(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [pair_row("p1", "ab", "A"), pair_row("p1", "ba", "B"),
+            pair_row("p2", "ab", "B"), pair_row("p2", "ba", "A")]
+    val = write_val(tmp_path / "pairs.parquet", rows)
+    # p1: consistent and right; p2: "A" whatever the order (position bias), right once
+    answers = ["A</preference>", "B</preference>", "A</preference>", "A</preference>"]
+    monkeypatch.setattr(generation, "generate",
+                        lambda model, tok, prompts, *a, **k: [[t] for t in answers])
+    template = PairwiseTemplate(answer_prefix="<preference>")
+
+    result = evaluate_model(tiny_model, val, template, FAST)
+
+    assert result.true == [0, 1, 1, 0] and result.predictions == [0, 1, 0, 0]
+    assert result.report.metrics["accuracy"].value == 0.75
+    assert result.pairwise is not None
+    assert result.pairwise.preference.first_position_rate == 0.75
+    assert result.pairwise.consistency.flips == 1 and result.pairwise.consistency.flip_rate == 0.5
+
+
+def test_multi_attribute_judge_is_scored_per_dimension(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = MultiAttributeTemplate(("helpfulness", "correctness"))
+    rows = [verl_row(i, label) for i, label in enumerate([1, 3])]
+    for row in rows:
+        row["extra_info"]["dimension"] = "helpfulness+correctness"
+    val = write_val(tmp_path / "multi.parquet", rows)
+    # truths: (1, 2) and (3, 4); answers: right/wrong, missing/right
+    answers = ["<helpfulness>1</helpfulness><correctness>0</correctness>",
+               "<correctness>4</correctness>"]
+    monkeypatch.setattr(generation, "generate",
+                        lambda model, tok, prompts, *a, **k: [[t] for t in answers])
+
+    result = evaluate_model(tiny_model, val, template, FAST)
+
+    assert result.unique_ids == ["row-0|helpfulness", "row-0|correctness",
+                                 "row-1|helpfulness", "row-1|correctness"]
+    assert result.true == [1, 2, 3, 4] and result.predictions == [1, 0, -1, 4]
+    assert result.per_dimension["helpfulness"].metrics["accuracy"].value == 0.5
+    assert result.per_dimension["helpfulness"].metrics["parse_failure_rate"].value == 0.5
+    assert result.per_dimension["correctness"].metrics["accuracy"].value == 0.5
+    assert result.report.metrics["accuracy"].value == 0.5
+
+
+def test_rows_of_another_judge_kind_are_refused(tiny_model: Path, val_parquet: Path) -> None:
+    with pytest.raises(EvaluationError, match=r"asks for 'helpfulness'.*'preference'"):
+        evaluate_model(tiny_model, val_parquet, PairwiseTemplate(), FAST)

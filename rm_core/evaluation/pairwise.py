@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
+from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.templates import PREFERENCE_CODES
 
 TIE = "tie"
 
@@ -50,6 +54,8 @@ def _rate(numerator: int, denominator: int) -> float:
 
 class PreferenceReport(BaseModel):
     """Accuracy with its bootstrap CI, and how ties and failures are distributed."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     n: int
     accuracy: MetricValue
@@ -90,6 +96,8 @@ def _orders(judgements: Iterable[PairJudgement]
 class ConsistencyReport(BaseModel):
     """Position consistency over the pairs judged in both orders."""
 
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
     pairs_in_both_orders: int
     pairs_checked: int  # both verdicts parsed
     flips: int
@@ -106,6 +114,8 @@ def position_consistency(judgements: Sequence[PairJudgement]) -> ConsistencyRepo
 
 class ConflictReport(BaseModel):
     """Logical conflicts in the preferences over prompts with three or more responses."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     prompts_checked: int
     symmetry_pairs: int
@@ -178,3 +188,50 @@ def conflicts(judgements: Sequence[PairJudgement]) -> ConflictReport:
         transitivity_conflict_rate=_rate(trans_conflicts, triples),
         prompts_with_cycle=cycles, cycle_rate=_rate(cycles, checked),
     )  # fmt: skip
+
+
+class PairwiseReport(BaseModel):
+    """Everything a pairwise evaluation reports beyond the shared metric table."""
+
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
+    preference: PreferenceReport
+    consistency: ConsistencyReport
+    conflicts: ConflictReport
+
+
+_ORDER_SUFFIX = re.compile(r"^(?P<pair>.+)-(?P<order>ab|ba)$")
+
+
+def _pair_ids(extra: dict[str, Any]) -> tuple[str, str, str]:
+    """(prompt id, response shown as A, response shown as B) of a verl pairwise row.
+
+    Rows written before the ids were recorded still name their pair and order in the
+    unique_id (`<pair>-ab` / `<pair>-ba`): the pair then stands in for the prompt.
+    """
+    if extra.get("prompt_id") is not None:
+        return str(extra["prompt_id"]), str(extra["first_id"]), str(extra["second_id"])
+    match = _ORDER_SUFFIX.match(str(extra.get("unique_id", "")))
+    if match is None:
+        return str(extra.get("unique_id")), "A", "B"
+    pair = match["pair"]
+    first, second = f"{pair}/x", f"{pair}/y"
+    return (pair, first, second) if match["order"] == "ab" else (pair, second, first)
+
+
+def pairwise_report(rows: Sequence[dict[str, Any]], predictions: Sequence[int],
+                    settings: EvaluationSettings) -> PairwiseReport:
+    """The pairwise metrics of coded predictions (A=0, B=1, tie=2, -1 unparsed) on verl rows."""
+    verdicts = {code: name for name, code in PREFERENCE_CODES.items()}
+    judgements = []
+    for row, code in zip(rows, predictions, strict=True):
+        prompt_id, first, second = _pair_ids(row["extra_info"] or {})
+        judgements.append(PairJudgement(
+            prompt_id=prompt_id, first=first, second=second, verdict=verdicts.get(code),
+            truth=row["reward_model"]["ground_truth"]["preference"],
+        ))  # fmt: skip
+    return PairwiseReport(
+        preference=preference_metrics(judgements, settings.n_resamples, settings.seed),
+        consistency=position_consistency(judgements),
+        conflicts=conflicts(judgements),
+    )

@@ -24,8 +24,15 @@ from rm_core import generation
 from rm_core.errors import RmPipelineError
 from rm_core.evaluation.backends import JudgeBackend, open_backend
 from rm_core.evaluation.metrics import UNPARSED, MetricReport, evaluate_pointwise
+from rm_core.evaluation.pairwise import PREFERENCE_CODES, PairwiseReport, pairwise_report
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.templates import PointwiseTemplate
+from rm_core.templates import (
+    MultiAttributeTemplate,
+    PairwiseTemplate,
+    Template,
+    asked_for,
+    dimensions,
+)
 
 EXAMPLE_COMPLETIONS = 5
 # Any one of these marks a folder a tokenizer can be loaded from.
@@ -50,6 +57,8 @@ class JudgeEvaluation(BaseModel):
     predictions: list[int]  # UNPARSED (-1) where the completion had no valid score
     completions: list[str]  # the first few raw completions, to see what the model writes
     report: MetricReport
+    per_dimension: dict[str, MetricReport] = {}  # multi-attribute judges: each dimension
+    pairwise: PairwiseReport | None = None  # pairwise judges: preferences, position, conflicts
     seconds: float
 
 
@@ -99,23 +108,46 @@ def _read_rows(val_parquet: Path, limit: int | None) -> list[dict[str, Any]]:
     return table.to_pylist()
 
 
-def _label(row: dict[str, Any], index: int, template: PointwiseTemplate, path: Path) -> int:
-    """The row's true score for the template's dimension; the prompt must ask for it too."""
-    extra = row["extra_info"] or {}
-    asked = extra.get("dimension")
-    if asked is not None and asked != template.dimension:
+def _truth(row: dict[str, Any], index: int, path: Path) -> dict[str, Any]:
+    truth = (row["reward_model"] or {}).get("ground_truth")
+    if not isinstance(truth, dict):
+        raise EvaluationError(f"{path} row {index} has no reward_model.ground_truth")
+    return truth
+
+
+def _score_label(truth: dict[str, Any], dimension: str, max_score: int, index: int,
+                 path: Path) -> int:
+    label = truth.get(dimension)
+    if not isinstance(label, int) or not 0 <= label <= max_score:
         raise EvaluationError(
-            f"{path} row {index} asks for {asked!r}, but the template scores "
-            f"{template.dimension!r}"
-        )
-    truth = (row["reward_model"] or {}).get("ground_truth") or {}
-    label = truth.get(template.dimension)
-    if not isinstance(label, int) or not 0 <= label <= template.max_score:
-        raise EvaluationError(
-            f"{path} row {index}: ground_truth[{template.dimension!r}] is {label!r}, "
-            f"expected an integer in 0..{template.max_score}"
+            f"{path} row {index}: ground_truth[{dimension!r}] is {label!r}, "
+            f"expected an integer in 0..{max_score}"
         )
     return label
+
+
+def _check_asks(row: dict[str, Any], index: int, template: Template, path: Path) -> None:
+    """The row's prompt must ask what the template parses (a pointwise row for a pairwise
+    judge, or another dimension, would be scored against the wrong label)."""
+    asked = (row["extra_info"] or {}).get("dimension")
+    if asked is not None and asked != asked_for(template):
+        raise EvaluationError(
+            f"{path} row {index} asks for {asked!r}, but the template judges "
+            f"{asked_for(template)!r}"
+        )
+
+
+def _labels(row: dict[str, Any], index: int, template: Template, path: Path) -> list[int]:
+    """The row's true labels, one per judged unit (one per dimension for multi-attribute)."""
+    _check_asks(row, index, template, path)
+    truth = _truth(row, index, path)
+    if isinstance(template, PairwiseTemplate):
+        preference = truth.get("preference")
+        if preference not in PREFERENCE_CODES:
+            raise EvaluationError(f"{path} row {index}: ground_truth['preference'] is "
+                                  f"{preference!r}, expected A, B or tie")
+        return [PREFERENCE_CODES[preference]]
+    return [_score_label(truth, d, template.max_score, index, path) for d in dimensions(template)]
 
 
 def _unique_id(row: dict[str, Any], index: int, path: Path) -> str:
@@ -126,11 +158,17 @@ def _unique_id(row: dict[str, Any], index: int, path: Path) -> str:
     return str(unique_id)
 
 
+def _unit_ids(unique_id: str, template: Template) -> list[str]:
+    if isinstance(template, MultiAttributeTemplate):
+        return [f"{unique_id}|{d}" for d in template.dimensions]
+    return [unique_id]
+
+
 # --- predictions ---------------------------------------------------------------------
 
 
 def _vote(scores: list[int | None]) -> int:
-    """The most common parsed score of a row's samples (the lowest on a tie), else UNPARSED."""
+    """The most common parsed answer of a row's samples (the lowest on a tie), else UNPARSED."""
     parsed = [score for score in scores if score is not None]
     if not parsed:
         return UNPARSED
@@ -138,9 +176,38 @@ def _vote(scores: list[int | None]) -> int:
     return min(counts, key=lambda score: (-counts[score], score))
 
 
-def predict(completions: list[list[str]], template: PointwiseTemplate) -> list[int]:
-    """One prediction per row: its parsed score, a majority vote when sampled n > 1."""
-    return [_vote([template.parse_completion(text) for text in row]) for row in completions]
+def _row_predictions(texts: list[str], template: Template) -> list[int]:
+    """One prediction per unit of a row, voted over its samples."""
+    if isinstance(template, PairwiseTemplate):
+        verdicts = (template.parse_completion(text) for text in texts)
+        return [_vote([None if v is None else PREFERENCE_CODES[v] for v in verdicts])]
+    if isinstance(template, MultiAttributeTemplate):
+        parsed = [template.parse_completion(text) for text in texts]
+        return [_vote([p[d] for p in parsed]) for d in template.dimensions]
+    return [_vote([template.parse_completion(text) for text in texts])]
+
+
+def predict(completions: list[list[str]], template: Template) -> list[int]:
+    """Predictions of every unit, flattened in row order (UNPARSED where nothing parsed)."""
+    return [p for texts in completions for p in _row_predictions(texts, template)]
+
+
+def _report_max_score(template: Template) -> int:
+    """Labels run 0..max_score; preferences are coded A=0, B=1, tie=2."""
+    return 2 if isinstance(template, PairwiseTemplate) else template.max_score
+
+
+def _per_dimension(template: Template, predictions: list[int], true: list[int],
+                   settings: EvaluationSettings) -> dict[str, MetricReport]:
+    """Each dimension's own report: the units of dimension i sit at i, i + d, i + 2d..."""
+    if not isinstance(template, MultiAttributeTemplate):
+        return {}
+    step = len(template.dimensions)
+    return {
+        d: evaluate_pointwise(predictions[i::step], true[i::step], max_score=template.max_score,
+                              n_resamples=settings.n_resamples, seed=settings.seed)
+        for i, d in enumerate(template.dimensions)
+    }
 
 
 # --- entry point ---------------------------------------------------------------------
@@ -149,7 +216,7 @@ def predict(completions: list[list[str]], template: PointwiseTemplate) -> list[i
 def evaluate_model(
     model_dir: str | Path,
     val_parquet: str | Path,
-    template: PointwiseTemplate,
+    template: Template,
     settings: EvaluationSettings,
     max_new_tokens: int = 64,
 ) -> JudgeEvaluation:
@@ -162,15 +229,16 @@ def evaluate_model(
     started = time.perf_counter()
     _check_model_dir(model_dir)
     rows = _read_rows(val_parquet, settings.limit)
-    true = [_label(row, i, template, val_parquet) for i, row in enumerate(rows)]
-    unique_ids = [_unique_id(row, i, val_parquet) for i, row in enumerate(rows)]
+    true = [label for i, row in enumerate(rows) for label in _labels(row, i, template, val_parquet)]
+    unique_ids = [unit for i, row in enumerate(rows)
+                  for unit in _unit_ids(_unique_id(row, i, val_parquet), template)]
     backend = _open(model_dir, settings)
     prompts = [generation.render(backend.tokenizer, row["prompt"], template.answer_prefix)
                for row in rows]
     completions = backend.generate(prompts, settings.max_new_tokens or max_new_tokens,
                                    settings.temperature, settings.samples, settings.seed)
     predictions = predict(completions, template)
-    report = evaluate_pointwise(predictions, true, max_score=template.max_score,
+    report = evaluate_pointwise(predictions, true, max_score=_report_max_score(template),
                                 n_resamples=settings.n_resamples, seed=settings.seed)
     return JudgeEvaluation(
         model=str(model_dir),
@@ -181,5 +249,8 @@ def evaluate_model(
         predictions=predictions,
         completions=[row[0] for row in completions[:EXAMPLE_COMPLETIONS]],
         report=report,
+        per_dimension=_per_dimension(template, predictions, true, settings),
+        pairwise=(pairwise_report(rows, predictions, settings)
+                  if isinstance(template, PairwiseTemplate) else None),
         seconds=time.perf_counter() - started,
     )
