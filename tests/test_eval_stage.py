@@ -10,6 +10,7 @@ import pytest
 
 from rm_core.evaluation import report, stage
 from rm_core.evaluation.metrics import evaluate_pointwise
+from rm_core.evaluation.pairwise import pairwise_report
 from rm_core.evaluation.runner import JudgeEvaluation
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.models import build_tiny_qwen2
@@ -100,3 +101,34 @@ def test_report_files_table_and_reference_row(tmp_path: Path) -> None:
     rows = report.table_rows(models)
     assert rows[0]["mae_parsed"] is None and rows[1]["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
     assert (tmp_path / report.SUMMARY_FILE).is_file()
+
+
+def test_pairwise_report_shows_position_bias_and_conflicts(tmp_path: Path) -> None:
+    rows = [{"extra_info": {"unique_id": f"hs2-p{i}-{order}"},
+             "reward_model": {"ground_truth": {"preference": truth}}}
+            for i in range(3) for order, truth in (("ab", "A"), ("ba", "B"))]
+    predictions = [0, 0, 0, 1, 0, 1]  # p0 flips with the order, p1 and p2 are consistent
+    model = judged("step 1", "checkpoint", 1, [0] * 6)
+    evaluation = model.evaluation.model_copy(update={
+        "pairwise": pairwise_report(rows, predictions, EvaluationSettings(n_resamples=50))})
+    model = model.model_copy(update={"evaluation": evaluation})
+
+    text = report.markdown(report.write("pairs", "accuracy", [model], model, None, [], tmp_path))
+    assert "| picks A |" in text
+    assert "| step 1 | " in text and "0.333 of 3" in text  # one of three pairs flips
+    assert "(reference)" not in text and "(0 = A, 1 = B, 2 = tie)" in text
+
+
+def test_multi_attribute_report_has_a_row_per_model_and_a_column_per_dimension(
+    tmp_path: Path
+) -> None:
+    model = judged("step 1", "checkpoint", 1, TRUE)
+    per_dimension = {d: evaluate_pointwise(TRUE, TRUE, n_resamples=20)
+                     for d in ("helpfulness", "correctness")}
+    evaluation = model.evaluation.model_copy(update={"per_dimension": per_dimension})
+    model = model.model_copy(update={"evaluation": evaluation})
+
+    text = report.markdown(report.write("multi", "mean_reward", [model], model, None, [],
+                                        tmp_path))
+    assert "| model | helpfulness | correctness |" in text
+    assert text.count("reward 1.000") == 2

@@ -52,8 +52,9 @@ def _cell(value: MetricValue) -> str:
 
 
 def constant_baseline(models: list[EvaluatedModel]) -> EvaluatedModel | None:
-    """A judge that always answers the median true label: the floor a trained judge must beat."""
-    if not models:
+    """A judge that always answers the median true label: the floor a trained judge must beat
+    (scores only: a constant preference is what the position-bias columns measure)."""
+    if not models or models[0].evaluation.pairwise is not None:
         return None
     first = models[0].evaluation
     label = int(statistics.median_low(first.true))
@@ -97,7 +98,8 @@ def _metric_table(models: list[EvaluatedModel]) -> list[str]:
 
 def _confusion(model: EvaluatedModel) -> list[str]:
     report = model.evaluation.report
-    lines = [f"## Confusion matrix of {model.label}", "",
+    coding = " (0 = A, 1 = B, 2 = tie)" if model.evaluation.pairwise is not None else ""
+    lines = [f"## Confusion matrix of {model.label}{coding}", "",
              "| true \\ predicted | " + " | ".join(report.confusion_columns) + " |",
              "|---" * (len(report.confusion_columns) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(str(c) for c in counts) + " |"
@@ -114,16 +116,65 @@ def _decision(decision: Decision | None) -> str:
     return f"**Promotion:** {verdict}. {decision.reason}"
 
 
-def markdown(summary: EvaluationSummary) -> str:
-    """The report page: settings, the metric table with 95% CIs, the decision, the files."""
+def _rate(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def _pairwise_table(models: list[EvaluatedModel]) -> list[str]:
+    """Preference accuracy, ties, position bias and conflicts per model."""
+    lines = ["| model | accuracy | without tie labels | parse failures | predicted ties | "
+             "picks A | order flips | symmetry conflicts | transitivity conflicts | cycles |",
+             "|---" * 10 + "|"]
+    for model in models:
+        report = model.evaluation.pairwise
+        if report is None:
+            continue
+        pref, pos, con = report.preference, report.consistency, report.conflicts
+        lines.append(
+            f"| {model.label} | {_cell(pref.accuracy)} | {_rate(pref.accuracy_without_tie_labels)}"
+            f" | {_rate(pref.parse_failure_rate)} | {_rate(pref.predicted_tie_rate)} | "
+            f"{_rate(pref.first_position_rate)} | {_rate(pos.flip_rate)} of {pos.pairs_checked} | "
+            f"{_rate(con.symmetry_conflict_rate)} of {con.symmetry_pairs} | "
+            f"{_rate(con.transitivity_conflict_rate)} of {con.triples_checked} | "
+            f"{con.prompts_with_cycle} of {con.prompts_checked} |"
+        )
+    return lines
+
+
+def _dimension_table(models: list[EvaluatedModel]) -> list[str]:
+    """Mean reward, accuracy and MAE of every dimension of a multi-attribute judge."""
+    names = list(models[0].evaluation.per_dimension)
+    lines = ["| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for model in models:
+        reports = model.evaluation.per_dimension
+        cells = [f"reward {_cell(reports[d].metrics['mean_reward'])}, accuracy "
+                 f"{_cell(reports[d].metrics['accuracy'])}" for d in names if d in reports]
+        lines.append(f"| {model.label} | " + " | ".join(cells) + " |")
+    return ["Per dimension (each value with its 95% CI):", "", *lines]
+
+
+def _tables(summary: EvaluationSummary) -> list[str]:
     first = summary.models[0].evaluation
+    if first.pairwise is not None:
+        return [f"{first.n} judged orderings (every pair in both orders), backend "
+                f"{first.backend}; accuracy with its bootstrap 95% CI. \"picks A\" is the share "
+                "of verdicts for the first-shown response; order flips, symmetry and "
+                "transitivity conflicts and cycles are rates over what could be checked.",
+                "", *_pairwise_table(summary.models)]
     reference = constant_baseline(summary.models)
     rows = [*summary.models, *([reference] if reference else [])]
-    lines = [f"# Evaluation: {summary.title}", "",
-             f"{first.n} validation rows, backend {first.backend}; each value with its "
+    lines = [f"{first.n} judged units, backend {first.backend}; each value with its "
              f"bootstrap 95% CI ({first.report.n_resamples} resamples). MAE, RMSE and the "
              "correlations use parsed answers only: read them next to the parse-failure rate.",
-             "", *_metric_table(rows), ""]
+             "", *_metric_table(rows)]
+    if first.per_dimension:
+        lines += ["", *_dimension_table(summary.models)]
+    return lines
+
+
+def markdown(summary: EvaluationSummary) -> str:
+    """The report page: settings, the metric tables with 95% CIs, the decision, the files."""
+    lines = [f"# Evaluation: {summary.title}", "", *_tables(summary), ""]
     if summary.best is not None:
         best = summary.model(summary.best)
         lines += [f"**Best candidate:** {best.label} by {summary.metric} "
