@@ -3,7 +3,7 @@
 Run on demand, it is not a test:
 
     python benchmarks/eval_throughput.py [--prompts 64] [--batch-size 16]
-        [--max-new-tokens 16] [--model smollm2|tiny] [--val VAL.parquet]
+        [--max-new-tokens 64] [--model smollm2|tiny] [--val VAL.parquet]
 
 Both runs use the evaluation backend itself (`TransformersBackend`, fp32, left padding,
 greedy), the same prompts (the first `--prompts` rows of the verl val parquet, rendered
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         "RM_PIPELINE_MODEL_CACHE", str(Path.home() / ".cache/rm-pipeline/models")))
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=64,
+                        help="default: the cpu profile's max_response_length")
     args = parser.parse_args(argv)
 
     import pyarrow.parquet as pq
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens = sum(len(backend.tokenizer(text, add_special_tokens=False)["input_ids"])
                      for text in completions)
         results[name] = (seconds, tokens, predict([[c] for c in completions], template))
+        print(f"{name}: {seconds:.1f} s, {tokens} tokens", flush=True)
 
     (single_s, single_tokens, single_pred), (batched_s, batched_tokens, batched_pred) = (
         results.values())
