@@ -19,9 +19,12 @@ from prefect.runtime import flow_run
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.artifacts import code_version
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
+from rm_core.data_stage import template_for
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation import stage
 from rm_core.evaluation.report import EvaluationSummary
+from rm_core.evaluation.settings import resolved_metric
+from rm_core.templates import PairwiseTemplate
 from rm_core.training.spec import WandbSettings
 from tasks.evaluation import (
     champion_model,
@@ -65,6 +68,11 @@ def evaluate_checkpoints(
     root, settings = config.artifacts_dir, config.evaluation
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
+    pairwise = isinstance(template_for(config.data), PairwiseTemplate)
+    try:
+        metric = resolved_metric(settings, pairwise)
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from exc
     val = Path(val_path) if val_path else prepare_data(config_path, str(root)).val_path
     training = config.training
     judge = partial(
@@ -87,17 +95,17 @@ def evaluate_checkpoints(
     champion = champion_model(registry)
     if champion is not None:
         models.append(judge("champion", "champion", None, champion))
-    best = stage.best_candidate(models, settings.metric)
+    best = stage.best_candidate(models, metric)
     decision = None
     if promote and best is not None:
         decision = compare_with_champion(
-            registry, best, models[-1] if champion else None, settings.metric,
+            registry, best, models[-1] if champion else None, metric,
             stage.file_fingerprint(val), str(flow_run.root_flow_run_id or "local"),
             _provenance(config, run),
         )  # fmt: skip
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     out_dir = root / "reports" / str(flow_run.id or "local")
-    return report_evaluation(title, settings.metric, models, best, decision,
+    return report_evaluation(title, metric, models, best, decision,
                              stage.training_metrics(run) if run else [], out_dir,
                              training.wandb if training else WandbSettings(enabled=False))
 

@@ -2,82 +2,24 @@
 evaluate checkpoints -> promote or not.
 
 Run it with `python -m flows.pointwise_train [CONFIG] [--max-steps N] [--model PATH]
-[--profile cpu|gpu] [--ray-address URL] [--artifacts-dir DIR]`.
+[--profile cpu|gpu] [--ray-address URL] [--artifacts-dir DIR] [--force]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
-from prefect import Flow, flow
-from prefect.client.schemas.objects import FlowRun
-from prefect.states import State
-from pydantic import BaseModel
+from prefect import flow
 
-from flows.evaluate_checkpoints import evaluate_checkpoints
-from flows.prepare_data import prepare_data, resolve_config
-from rm_core.config import ExperimentConfig, load_experiment, registry_dir
-from rm_core.errors import ConfigError, RmPipelineError
-from rm_core.evaluation.report import EvaluationSummary
-from rm_core.training.run import TrainResult, train_key
-from tasks.evaluation import check_for_changes
-from tasks.training import (
-    check_learning_signal,
-    prepare_model,
-    ray_target,
-    stop_training_jobs,
-    train_judge,
+from flows.judge_training import (
+    JudgeTrainResult,
+    load_run_config,
+    run_cli,
+    stop_jobs_on_cancellation,
+    train_and_evaluate,
 )
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
-
-
-class PointwiseTrainResult(BaseModel):
-    """What a run produced: the trained checkpoints and their evaluation, or why it
-    skipped both."""
-
-    train: TrainResult | None = None
-    evaluation: EvaluationSummary | None = None
-    skipped: str | None = None
-
-
-def overrides(max_steps: int | None, model_path: str | None, profile: str | None,
-              ray_address: str | None) -> dict[str, Any]:
-    """The config keys the flow's parameters change."""
-    chosen = {
-        "training.grpo.total_training_steps": max_steps,
-        "training.model_path": model_path,
-        "training.profile": profile,
-        "ray.address": ray_address,
-    }
-    return {key: value for key, value in chosen.items() if value is not None}
-
-
-def load_run_config(
-    config_path: str = DEFAULT_CONFIG,
-    max_steps: int | None = None,
-    model_path: str | None = None,
-    profile: str | None = None,
-    ray_address: str | None = None,
-    artifacts_dir: str | None = None,
-) -> ExperimentConfig:
-    """The experiment config a run with these parameters uses."""
-    path = resolve_config(config_path)
-    config = load_experiment(path, overrides(max_steps, model_path, profile, ray_address))
-    if config.training is None:
-        raise ConfigError(f"{path} has no `training` section")
-    if artifacts_dir:
-        config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
-    return config
-
-
-def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> None:
-    """A cancelled run stops the Ray jobs it submitted."""
-    settings = {k: v for k, v in flow_run.parameters.items() if k != "force"}
-    stop_training_jobs(load_run_config(**settings).ray, str(flow_run.id))
 
 
 @flow(name="pointwise-train", log_prints=True, on_cancellation=[stop_jobs_on_cancellation])
@@ -89,57 +31,17 @@ def pointwise_train(
     ray_address: str | None = None,
     artifacts_dir: str | None = None,
     force: bool = False,
-) -> PointwiseTrainResult:
+) -> JudgeTrainResult:
     """Train a pointwise judge with GRPO, evaluate its checkpoints, promote the best if it
     beats the champion; every stage cached. Skips training and evaluation when nothing
     changed since the champion was trained, unless `force`."""
-    config = load_run_config(config_path, max_steps, model_path, profile, ray_address,
-                             artifacts_dir)
-    root = config.artifacts_dir
-    verl = prepare_data(config_path, str(root))
-    model = prepare_model(config.training.model_path, root)
-    skipped = check_for_changes(registry_dir(config),
-                                train_key(verl, config.training, model), force)
-    if skipped:
-        return PointwiseTrainResult(skipped=skipped)
-    check_learning_signal(model, verl, config.data, config.training)
-    with ray_target(config.ray) as target:
-        trained = train_judge(config.training, verl, model, config.data, target, root,
-                              config.ray.job_timeout_s)
-    evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
-                                      val_path=str(verl.val_path), base_model=model,
-                                      promote=True, artifacts_dir=str(root))
-    return PointwiseTrainResult(train=trained, evaluation=evaluation)
+    config = load_run_config(config_path, "pointwise", max_steps, model_path, profile,
+                             ray_address, artifacts_dir)
+    return train_and_evaluate(config_path, config, force)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry: run the flow and say where the checkpoints are."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", nargs="?", default=DEFAULT_CONFIG)
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--model")
-    parser.add_argument("--profile", choices=["cpu", "gpu"])
-    parser.add_argument("--ray-address")
-    parser.add_argument("--artifacts-dir")
-    parser.add_argument("--force", action="store_true",
-                        help="train even when nothing changed since the champion")
-    args = parser.parse_args(argv)
-    try:
-        result = pointwise_train(args.config, args.max_steps, args.model, args.profile,
-                                 args.ray_address, args.artifacts_dir, args.force)
-    except RmPipelineError as exc:
-        print(f"pointwise-train failed: {exc}", file=sys.stderr)
-        return 1
-    if result.skipped:
-        print(f"skipped: {result.skipped}")
-        return 0
-    train, evaluation = result.train, result.evaluation
-    print(f"trained {train.last_step} steps; checkpoints in {train.checkpoint_dir}")
-    if evaluation.decision is not None:
-        print(("promoted: " if evaluation.decision.promote else "not promoted: ")
-              + evaluation.decision.reason)
-    print(f"evaluation report: {evaluation.report_path}")
-    return 0
+    return run_cli(pointwise_train, DEFAULT_CONFIG, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

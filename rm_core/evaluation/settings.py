@@ -30,8 +30,10 @@ class EvaluationSettings(BaseModel):
         None, gt=0, description="default: the training spec's max_response_length"
     )
     limit: int | None = Field(None, gt=0, description="judge only the first N val rows")
-    metric: MetricName = Field("mean_reward", description="picks the best checkpoint and "
-                               "decides promotion")
+    metric: MetricName | None = Field(
+        None, description="picks the best checkpoint and decides promotion; default: "
+        "mean_reward for score judges, accuracy for pairwise judges"
+    )
     n_resamples: int = Field(1000, gt=0, description="bootstrap resamples for every CI")
     seed: int = 0
     include_base: bool = Field(True, description="also judge the base model, as step 0")
@@ -40,3 +42,17 @@ class EvaluationSettings(BaseModel):
     )
     tensor_parallel_size: int = Field(1, gt=0, description="vLLM backend only")
     gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="vLLM backend only")
+
+
+# Metrics that mean something for coded preferences (A=0, B=1, tie=2).
+PAIRWISE_METRICS = ("accuracy", "parse_failure_rate")
+
+
+def resolved_metric(settings: EvaluationSettings, pairwise: bool) -> str:
+    """The metric to rank and promote by; distances between preference codes mean nothing."""
+    if settings.metric is None:
+        return "accuracy" if pairwise else "mean_reward"
+    if pairwise and settings.metric not in PAIRWISE_METRICS:
+        raise ValueError(f"evaluation.metric {settings.metric!r} does not apply to a pairwise "
+                         f"judge; use one of {PAIRWISE_METRICS}")
+    return settings.metric
