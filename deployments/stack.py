@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from deployments import prefect_ops, processes
@@ -44,13 +45,16 @@ def _say(message: str) -> None:
 
 
 def _wait(what: str, ready: Callable[[], bool], timeout_s: float,
-          alive: Callable[[], bool], log_hint: str) -> None:
+          alive: Callable[[], bool], log_path: Path) -> None:
+    """Poll until ready; fail with the end of the component's log if it dies or hangs."""
     deadline = time.monotonic() + timeout_s
     while not ready():
         if not alive():
-            raise StackError(f"{what} exited while starting:\n{log_hint}")
+            raise StackError(f"{what} exited while starting; end of {log_path}:\n"
+                             f"{prefect_ops.log_tail(log_path)}")
         if time.monotonic() >= deadline:
-            raise StackError(f"{what} not healthy after {timeout_s:.0f} s:\n{log_hint}")
+            raise StackError(f"{what} not healthy after {timeout_s:.0f} s; end of {log_path}:\n"
+                             f"{prefect_ops.log_tail(log_path)}")
         time.sleep(0.5)
 
 
@@ -103,7 +107,7 @@ def _wait_server(settings: StackSettings, state: StackState, started: float) -> 
     assert state.server is not None
     server = state.server
     _wait("Prefect server", lambda: prefect_ops.server_healthy(settings), SERVER_TIMEOUT_S,
-          lambda: server.alive, prefect_ops.log_tail(settings.logs_dir / "server.log"))
+          lambda: server.alive, settings.logs_dir / "server.log")
     _say(f"prefect server healthy after {time.monotonic() - started:.1f} s: {settings.ui_url}")
 
 
@@ -157,7 +161,7 @@ def _start_worker(settings: StackSettings, state: StackState) -> None:
     worker, since = state.worker, state.worker_started_at
     _wait("Prefect worker", lambda: prefect_ops.worker_online(settings, since),
           WORKER_TIMEOUT_S, lambda: worker.alive,
-          prefect_ops.log_tail(settings.logs_dir / "worker.log"))
+          settings.logs_dir / "worker.log")
     _say(f"worker online after {time.monotonic() - began:.1f} s (pid {worker.pid}, "
          f"pool {WORK_POOL})")
 
