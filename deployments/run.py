@@ -46,6 +46,9 @@ POLL_S = 2.0
 LOG_PAGE = 200
 # Logs reach the API in batches after the run's final state: keep reading this long.
 DRAIN_S = 6.0
+# The worker polls every 5 s and starts a run in ~10 s: a run still waiting after this
+# probably has no worker.
+PICKUP_WARN_S = 60.0
 # Batches from several processes (worker, flow run) arrive out of order: re-read this far.
 LOG_OVERLAP = timedelta(seconds=30)
 
@@ -83,6 +86,8 @@ class RunFollower:
         self.since: datetime | None = None
         self.state: str | None = None
         self.report: str | None = None
+        self.created = time.monotonic()
+        self.warned = False
 
     def poll(self) -> FlowRun:
         """Print new logs and a state change; a final state once its last logs are in."""
@@ -96,6 +101,11 @@ class RunFollower:
             print(f"[run] {run.name}: {self.state or 'created'} -> {run.state.name}{message}",
                   flush=True)
             self.state = run.state.name
+        waiting = run.state is not None and run.state.is_scheduled()
+        if waiting and not self.warned and time.monotonic() - self.created > PICKUP_WARN_S:
+            print(f"[run] no worker took the run in {PICKUP_WARN_S:.0f} s: is the stack's "
+                  "worker running? (`python -m deployments.stack status`)", flush=True)
+            self.warned = True
         return run
 
     def _drain(self) -> None:
