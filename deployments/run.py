@@ -1,5 +1,7 @@
-"""Run a deployment on the local stack and follow it to the end: state changes and the
-log lines of the run and its subflows, then the evaluation report and the run's UI page.
+"""Run a deployment on the local stack and follow it to the end.
+
+Prints the state changes and the log lines of the run and its subflows, then the
+evaluation report and the run's page in the Prefect UI.
 
     python -m deployments.run [CONFIG] [--max-steps N] [--model PATH] [--profile cpu|gpu]
         [--ray-address URL] [--artifacts-dir DIR] [--param KEY=JSON ...]
