@@ -6,6 +6,7 @@ thing whichever directory a flow or worker runs from.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,12 +107,19 @@ class DataConfig(Strict):
         return self
 
 
+# The default cluster (the local stack's Ray head) and the token file that goes with it.
+RAY_ADDRESS_VAR = "RM_PIPELINE_RAY_ADDRESS"
+RAY_TOKEN_PATH_VAR = "RM_PIPELINE_RAY_TOKEN_PATH"
+
+
 class RayConfig(Strict):
     """Where training jobs run: an existing cluster's job API, or a local head started
     for the run (`address` unset). The token of an external cluster comes from the
-    `RAY_AUTH_TOKEN` env var or the Prefect Secret block `ray-auth-token`."""
+    `RAY_AUTH_TOKEN` env var or the Prefect Secret block `ray-auth-token`. The default
+    address comes from `RM_PIPELINE_RAY_ADDRESS`: the local stack gives its worker the
+    stack's Ray head that way (its token file in `RM_PIPELINE_RAY_TOKEN_PATH`)."""
 
-    address: str | None = None
+    address: str | None = Field(default_factory=lambda: os.environ.get(RAY_ADDRESS_VAR) or None)
     num_cpus: int = Field(2, gt=0)
     job_timeout_s: float | None = Field(None, gt=0)
 
@@ -124,7 +132,8 @@ class ExperimentConfig(Strict):
     data: DataConfig = DataConfig()
     training: TrainSpec | None = None
     evaluation: EvaluationSettings = EvaluationSettings()
-    ray: RayConfig = RayConfig()
+    # A factory: the default address is read from the environment when a config loads.
+    ray: RayConfig = Field(default_factory=RayConfig)
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:

@@ -51,6 +51,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from rm_core.errors import RayUnavailable, RmPipelineError
 
 __all__ = [
+    "HeadRecord",
     "JobFailed",
     "JobStatus",
     "JobTimeout",
@@ -63,6 +64,7 @@ __all__ = [
     "job_client",
     "parse_metrics",
     "raise_for_status",
+    "start_time",
     "submit_or_attach",
 ]
 
@@ -124,6 +126,12 @@ def _proc_table() -> dict[int, tuple[int, int, int]]:
             continue
         table[int(entry)] = (int(fields[1]), int(fields[3]), int(fields[19]))
     return table
+
+
+def start_time(pid: int) -> int | None:
+    """Start time (clock ticks after boot) of a live process, None if it is gone or a zombie."""
+    entry = _proc_table().get(pid)
+    return None if entry is None else entry[2]
 
 
 def head_processes(sid: int, known: Iterable[_ProcKey] = ()) -> set[_ProcKey]:
@@ -231,6 +239,30 @@ _PORT_OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class HeadRecord:
+    """What another process needs to address and stop a detached head: its session leader
+    (pid and start time, which tells a reused PID apart), temp dir and ports."""
+
+    pid: int
+    start_time: int
+    temp_dir: str
+    ports: dict[str, int]
+    worker_ports: tuple[int, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start_time": self.start_time, "temp_dir": self.temp_dir,
+                "ports": dict(self.ports), "worker_ports": list(self.worker_ports)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HeadRecord:
+        low, high = data["worker_ports"]
+        return cls(pid=int(data["pid"]), start_time=int(data["start_time"]),
+                   temp_dir=str(data["temp_dir"]),
+                   ports={str(k): int(v) for k, v in data["ports"].items()},
+                   worker_ports=(int(low), int(high)))
+
+
 @dataclass(eq=False)
 class LocalRayCluster:
     """A private single-node Ray head with token auth, stopped by PID (never Ray's own stop).
@@ -238,7 +270,9 @@ class LocalRayCluster:
     Use as a context manager or call `start()` / `stop()`. `stop()` is also registered
     with `atexit`, but a SIGKILLed parent leaves the head running: it is a separate
     session on purpose (so Ctrl-C in a terminal does not half-kill it); find it with
-    `ps -s <pid>`.
+    `ps -s <pid>`. A long-lived head (the local stack) is started, `detach()`ed into a
+    `HeadRecord` kept in a file, and later stopped from another process through
+    `LocalRayCluster.attach(record).stop()`.
     """
 
     num_cpus: int = 2
@@ -250,8 +284,12 @@ class LocalRayCluster:
     # Short on purpose: Ray's unix sockets live under it and paths are capped at 107 bytes.
     temp_root: str = "/tmp"
     start_attempts: int = 2
+    # A fixed dashboard / job API port (a stable URL); None picks a free one.
+    fixed_dashboard_port: int | None = None
 
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    # The head's session leader when attached to a head another process started.
+    _attached: tuple[int, int] | None = field(default=None, init=False, repr=False)
     _temp_dir: Path | None = field(default=None, init=False, repr=False)
     _ports: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _worker_ports: tuple[int, int] | None = field(default=None, init=False, repr=False)
@@ -262,9 +300,11 @@ class LocalRayCluster:
     @property
     def pid(self) -> int:
         """PID of the `ray start --block` process (also its session / process group id)."""
-        if self._proc is None:
-            raise RuntimeError("cluster not started")
-        return self._proc.pid
+        if self._proc is not None:
+            return self._proc.pid
+        if self._attached is not None:
+            return self._attached[0]
+        raise RuntimeError("cluster not started")
 
     @property
     def temp_dir(self) -> Path:
@@ -312,7 +352,12 @@ class LocalRayCluster:
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        if self._proc is not None:
+            return self._proc.poll() is None
+        if self._attached is not None:
+            pid, started = self._attached
+            return start_time(pid) == started
+        return False
 
     def auth_env(self) -> dict[str, str]:
         """Environment a client, driver or `ray.init()` process needs to authenticate.
@@ -331,7 +376,7 @@ class LocalRayCluster:
     # ---- lifecycle ---------------------------------------------------------------
 
     def __enter__(self) -> Self:
-        if self._proc is None:
+        if self._proc is None and self._attached is None:
             self.start()
         return self
 
@@ -345,7 +390,7 @@ class LocalRayCluster:
         take a port between our check and Ray's bind). Raises `RayUnavailable` with the
         tail of Ray's own logs if it never becomes ready.
         """
-        if self._proc is not None:
+        if self._proc is not None or self._attached is not None:
             raise RuntimeError("cluster already started; stop() it first")
         last_error: RayUnavailable | None = None
         for attempt in range(1, self.start_attempts + 1):
@@ -372,9 +417,13 @@ class LocalRayCluster:
         with os.fdopen(token_fd, "w") as handle:
             # Same format as Ray's own generator (`ray get-auth-token --generate`).
             handle.write(secrets.token_hex(32))
-        ports = _free_ports(len(_PORT_OPTIONS))
-        self._ports = dict(zip(_PORT_OPTIONS, ports, strict=True))
-        base = _free_port_range(self.worker_port_count, set(ports))
+        # One spare, in case the kernel offers the fixed dashboard port.
+        fixed = self.fixed_dashboard_port
+        chosen = [p for p in _free_ports(len(_PORT_OPTIONS) + 1) if p != fixed]
+        self._ports = dict(zip(_PORT_OPTIONS, chosen, strict=False))
+        if fixed is not None:
+            self._ports["dashboard-port"] = fixed
+        base = _free_port_range(self.worker_port_count, set(self._ports.values()))
         self._worker_ports = (base, base + self.worker_port_count - 1)
         cmd = [
             sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
@@ -444,11 +493,40 @@ class LocalRayCluster:
             f"{self.startup_timeout_s:.0f} s (last error: {last}).\n{self._log_report()}"
         )
 
+    def detach(self) -> HeadRecord:
+        """Leave the head running after this process exits; return what stops it later.
+
+        This object no longer owns the head: `stop()` on it does nothing, and nothing
+        stops the head at interpreter exit.
+        """
+        if self._proc is None or not self.running:
+            raise RuntimeError("cluster not running")
+        started = start_time(self._proc.pid)
+        assert started is not None and self._temp_dir is not None
+        record = HeadRecord(pid=self._proc.pid, start_time=started,
+                            temp_dir=str(self._temp_dir), ports=dict(self._ports),
+                            worker_ports=self.worker_ports)
+        atexit.unregister(self.stop)
+        self._proc = None
+        self._temp_dir = None
+        self._seen = set()
+        return record
+
+    @classmethod
+    def attach(cls, record: HeadRecord, **settings: Any) -> LocalRayCluster:
+        """A handle on a detached head, e.g. to `stop()` it from another process."""
+        cluster = cls(**settings)
+        cluster._attached = (record.pid, record.start_time)
+        cluster._temp_dir = Path(record.temp_dir)
+        cluster._ports = dict(record.ports)
+        cluster._worker_ports = record.worker_ports
+        return cluster
+
     def processes(self) -> set[tuple[int, int]]:
         """(pid, start time) of every live process of this head, job drivers included."""
-        if self._proc is None:
+        if self._proc is None and self._attached is None:
             return set()
-        return head_processes(self._proc.pid, self._seen)
+        return head_processes(self.pid, self._seen)
 
     def stop(self) -> None:
         """Stop running jobs, then every process of the head, then delete its temp dir.
@@ -461,23 +539,19 @@ class LocalRayCluster:
         before) gets SIGTERM, then SIGKILL: raylet/GCS sometimes ignore SIGTERM.
         """
         atexit.unregister(self.stop)
-        proc = self._proc
-        if proc is not None:
-            sid = proc.pid
+        if self._proc is not None or self._attached is not None:
+            sid = self.pid
             self._seen |= head_processes(sid, self._seen)
-            if proc.poll() is None:
+            if self.running:
                 self._stop_jobs()
                 self._seen |= head_processes(sid, self._seen)
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.stop_grace_s)
-                except subprocess.TimeoutExpired:
+                self._signal_leader(signal.SIGTERM)
+                if not self._wait_leader(self.stop_grace_s):
                     log.warning("Ray head pid %s ignored SIGTERM for %.0f s: killing", sid,
                                 self.stop_grace_s)
                     self._seen |= head_processes(sid, self._seen)
-                    proc.kill()
-                    proc.wait()
+                    self._signal_leader(signal.SIGKILL)
+                    self._wait_leader(self.stop_grace_s)
             for sig in (signal.SIGTERM, signal.SIGKILL):
                 left = head_processes(sid, self._seen)
                 if not left:
@@ -491,10 +565,27 @@ class LocalRayCluster:
             if left:
                 log.error("Ray head %s: processes %s survived SIGKILL", sid, sorted(left))
             self._proc = None
+            self._attached = None
             self._seen = set()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+
+    def _signal_leader(self, sig: signal.Signals) -> None:
+        """Signal the `ray start` process alone (never a reused PID)."""
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def _wait_leader(self, timeout_s: float) -> bool:
+        """Wait for the `ray start` process to end (reaping it if it is our child)."""
+        if self._proc is None:
+            return _wait_until(lambda: not self.running, timeout_s)
+        try:
+            self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _stop_jobs(self, wait_s: float = 10.0) -> None:
         """Best effort: ask the job API to stop unfinished jobs and wait for them.

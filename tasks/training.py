@@ -21,7 +21,7 @@ from prefect.states import State
 from pydantic import BaseModel
 
 from rm_core import generation, models
-from rm_core.config import DataConfig, RayConfig
+from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, DataConfig, RayConfig
 from rm_core.data_stage import VerlResult, template_for
 from rm_core.errors import RayUnavailable
 from rm_core.ray_jobs import JobFailed, LocalRayCluster, job_client
@@ -50,6 +50,7 @@ class RayTarget(BaseModel):
 def ray_target(config: RayConfig) -> Iterator[RayTarget]:
     """The configured cluster, or a private local Ray head for the duration of the block."""
     if config.address:
+        get_run_logger().info("training on the Ray cluster at %s", config.address)
         yield RayTarget(address=config.address)
         return
     with LocalRayCluster(num_cpus=config.num_cpus) as cluster:
@@ -179,9 +180,18 @@ def train_judge(
 
 
 def _auth_env(target: RayTarget) -> dict[str, str] | None:
+    """The token of the target's cluster: a private head's file; the default cluster's
+    token file (the local stack's head); else `RAY_AUTH_TOKEN`, the file named by
+    `RAY_AUTH_TOKEN_PATH`, or the Secret block `ray-auth-token`."""
     if target.token_path:
         return {"RAY_AUTH_TOKEN_PATH": target.token_path}
-    token = os.environ.get("RAY_AUTH_TOKEN") or _secret_block("ray-auth-token")
+    default_token = os.environ.get(RAY_TOKEN_PATH_VAR)
+    if default_token and target.address == os.environ.get(RAY_ADDRESS_VAR):
+        return {"RAY_AUTH_TOKEN_PATH": default_token}
+    token = os.environ.get("RAY_AUTH_TOKEN")
+    if not token and os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return {"RAY_AUTH_TOKEN_PATH": os.environ["RAY_AUTH_TOKEN_PATH"]}
+    token = token or _secret_block("ray-auth-token")
     return {"RAY_AUTH_TOKEN": token} if token else None
 
 

@@ -1,22 +1,34 @@
-"""Shared fixtures: HelpSteer2-style rows written as jsonl/json/parquet files into tmp_path."""
+"""Shared fixtures: HelpSteer2-style rows written as jsonl/json/parquet files into tmp_path,
+the Prefect test harness, and a real local stack."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from rm_core import data_stage
-from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig, TemplateConfig
+from rm_core.config import (
+    HELPSTEER2_ATTRIBUTES,
+    REPO_ROOT,
+    DataConfig,
+    SourceConfig,
+    TemplateConfig,
+)
 from rm_core.models import build_tiny_qwen2
 from rm_core.ray_jobs import LocalRayCluster
 from rm_core.sources import fetch
+
+if TYPE_CHECKING:
+    from deployments.state import StackSettings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -129,3 +141,37 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     verl = data_stage.to_verl(data_stage.split(ingested, data, root), data, root)
     return {"root": root, "data": data, "verl": verl,
             "model": build_tiny_qwen2(root / "tiny-qwen2")}
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on all interfaces."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return sock.getsockname()[1]
+
+
+def stack_cli(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """`python -m deployments.<module> ARGS` as a user runs it, output captured."""
+    return subprocess.run([sys.executable, "-m", f"deployments.{module}", *args],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    """A real local stack on free ports in a temp state dir (never a developer's 4200),
+    brought down at the end of the module whatever happened."""
+    from deployments.state import StackSettings
+
+    settings = StackSettings(tmp_path_factory.mktemp("stack"), free_port(), free_port())
+    options = ["--state-dir", str(settings.state_dir), "--prefect-port",
+               str(settings.prefect_port), "--ray-port", str(settings.ray_port)]
+    try:
+        up = stack_cli("stack", "up", *options)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield settings
+    finally:
+        down = stack_cli("stack", "down", *options)
+        assert down.returncode == 0, down.stdout + down.stderr

@@ -1,0 +1,181 @@
+"""The local stack with real processes: a Prefect server, a process worker, a Ray head.
+
+The tests of this module share one stack (module fixture) and run in file order: up,
+up again, status, deployments, a deployed run through the worker, down.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import free_port, stack_cli
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateName,
+)
+from test_flow_pointwise_train import TINY_TRAINING, write_config
+
+from deployments.state import StackSettings, StackState
+from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, RayConfig
+from rm_core.ray_jobs import LocalRayCluster
+from tasks.training import RayTarget, _auth_env
+
+
+def options(settings: StackSettings) -> list[str]:
+    return ["--state-dir", str(settings.state_dir), "--prefect-port",
+            str(settings.prefect_port), "--ray-port", str(settings.ray_port)]
+
+
+def stack_pids(settings: StackSettings) -> dict[str, int]:
+    state = StackState.load(settings)
+    assert state.server and state.worker and state.ray
+    return {"server": state.server.pid, "worker": state.worker.pid, "ray": state.ray.pid}
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_runs_default_to_the_stack_head_with_its_token_and_other_clusters_keep_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(RAY_ADDRESS_VAR, "http://127.0.0.1:8265")
+    monkeypatch.setenv(RAY_TOKEN_PATH_VAR, "/stack/auth_token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "token-of-the-gpu-cluster")
+    assert RayConfig().address == "http://127.0.0.1:8265"
+    assert RayConfig(address="http://gpu-head:8265").address == "http://gpu-head:8265"
+    assert _auth_env(RayTarget(address="http://127.0.0.1:8265")) == {
+        "RAY_AUTH_TOKEN_PATH": "/stack/auth_token"}
+    assert _auth_env(RayTarget(address="http://gpu-head:8265")) == {
+        "RAY_AUTH_TOKEN": "token-of-the-gpu-cluster"}
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", "/gpu/auth_token")
+    assert _auth_env(RayTarget(address="http://gpu-head:8265")) == {
+        "RAY_AUTH_TOKEN_PATH": "/gpu/auth_token"}
+
+
+def test_up_refuses_a_prefect_port_taken_by_something_else(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        done = stack_cli("stack", "up", "--state-dir", str(tmp_path), "--prefect-port",
+                         str(port), "--ray-port", str(free_port()), timeout=120)
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 (Prefect server) is in use" in done.stderr
+    assert "--prefect-port" in done.stderr and "RM_STACK_PREFECT_PORT" in done.stderr
+    assert StackState.load(StackSettings(tmp_path)).empty
+
+
+def test_up_again_keeps_the_same_processes(stack: StackSettings) -> None:
+    before = stack_pids(stack)
+    again = stack_cli("stack", "up", *options(stack), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert stack_pids(stack) == before
+    for component in ("prefect server", "ray head", "worker"):
+        assert f"{component} already running" in again.stdout
+    assert "deployments up to date" in again.stdout
+
+
+def test_status_reports_components_urls_and_deployments(stack: StackSettings) -> None:
+    done = stack_cli("stack", "status", "--json", *options(stack), timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    pids = stack_pids(stack)
+    components = report["components"]
+    assert components["prefect server"] == {"pid": pids["server"], "alive": True,
+                                            "healthy": True, "state": "healthy"}
+    assert components["worker"]["pid"] == pids["worker"] and components["worker"]["healthy"]
+    assert components["ray head"]["pid"] == pids["ray"] and components["ray head"]["healthy"]
+    assert report["prefect_ui"] == f"http://127.0.0.1:{stack.prefect_port}"
+    assert report["ray_dashboard"] == f"http://127.0.0.1:{stack.ray_port}"
+    deployments = {dep["name"]: dep["schedules"] for dep in report["deployments"]}
+    assert deployments["pointwise-train/manual"] == []
+    assert deployments["pointwise-train/nightly"] == ["cron 0 2 * * * (UTC)"]
+    assert {"prepare-data/manual", "evaluate-checkpoints/manual"} <= set(deployments)
+
+    text = stack_cli("stack", "status", *options(stack), timeout=60).stdout
+    assert f"http://127.0.0.1:{stack.prefect_port}" in text
+    assert f"http://127.0.0.1:{stack.ray_port}" in text
+    assert "pointwise-train/nightly" in text
+
+
+def test_the_nightly_deployment_has_scheduled_runs_at_two_utc(stack: StackSettings) -> None:
+    with SyncPrefectClient(stack.api_url) as client:
+        nightly = client.read_deployment_by_name("pointwise-train/nightly")
+        assert nightly.pull_steps == [{"prefect.deployments.steps.set_working_directory": {
+            "directory": str(Path(__file__).resolve().parents[1])}}]
+        scheduled = []
+        deadline = time.monotonic() + 120
+        while not scheduled and time.monotonic() < deadline:
+            scheduled = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                    name=FlowRunFilterStateName(any_=["Scheduled"]))))
+            time.sleep(2)
+    assert scheduled, "the scheduler created no runs for pointwise-train/nightly"
+    for run in scheduled:
+        start = run.expected_start_time
+        assert start is not None and (start.hour, start.minute) == (2, 0)
+        assert start.utcoffset() is not None and start.utcoffset().total_seconds() == 0
+
+
+def test_a_manual_run_goes_through_the_worker_to_the_stack_ray_head(
+    stack: StackSettings, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "tiny.yaml", TINY_TRAINING)
+    done = stack_cli("run", str(config), "--artifacts-dir", str(tmp_path / "art"),
+                     *options(stack), timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    out = done.stdout
+    assert "-> Running" in out and "-> Completed" in out  # state changes
+    assert "training step 2/2" in out  # a task's log line, streamed from the Ray job
+    assert f"training on the Ray cluster at http://127.0.0.1:{stack.ray_port}" in out
+    report = Path(out.split("[run] evaluation report: ")[1].split()[0])
+    assert report.is_file() and report.is_relative_to(tmp_path / "art")
+    url = out.split("[run] flow run: ")[1].split()[0]
+    assert url.startswith(f"http://127.0.0.1:{stack.prefect_port}/runs/flow-run/")
+    flow_run_id = url.rsplit("/", 1)[1]
+    state = StackState.load(stack)
+    assert state.ray is not None
+    jobs = LocalRayCluster.attach(state.ray).client().list_jobs()
+    assert any(flow_run_id in (job.submission_id or "") for job in jobs)
+
+
+def test_a_failed_run_exits_non_zero_with_the_state(stack: StackSettings,
+                                                    tmp_path: Path) -> None:
+    config = tmp_path / "no-training.yaml"
+    config.write_text(yaml.safe_dump({"name": "no-training"}))
+    done = stack_cli("run", str(config), *options(stack), timeout=300)
+    assert done.returncode == 1
+    assert "pointwise-train/manual ended Failed" in done.stderr
+    assert "has no `training` section" in done.stdout  # the run's own error, from its log
+    assert f"http://127.0.0.1:{stack.prefect_port}/runs/flow-run/" in done.stderr
+
+
+def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> None:
+    state = StackState.load(stack)
+    assert state.server and state.worker and state.ray
+    head = LocalRayCluster.attach(state.ray)
+    ray_processes = head.processes()
+    assert ray_processes
+    done = stack_cli("stack", "down", *options(stack), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not state.server.alive and not state.worker.alive and not head.running
+    assert not LocalRayCluster.attach(state.ray).processes()
+    assert not listening(stack.prefect_port) and not listening(stack.ray_port)
+    assert not Path(state.ray.temp_dir).exists()
+    again = stack_cli("stack", "down", *options(stack), timeout=60)
+    assert again.returncode == 0 and "nothing to stop" in again.stdout
+
