@@ -103,8 +103,7 @@ def train(args: argparse.Namespace) -> list[float]:
     spec = learning_spec(args)
     out = args.work_dir / "run"
     shutil.rmtree(out, ignore_errors=True)  # a finished run would be returned as is
-    paths = run.run_paths(spec, verl, model, out, data.dimension, data.max_score,
-                          data.template.answer_prefix)
+    paths = run.run_paths(spec, verl, model, out, data)
     monitor = TrainingMonitor(total_steps=run.expected_steps(spec, verl.train_rows))
     with LocalRayCluster(num_cpus=2) as cluster:
         result = run.train(spec, paths, out, cluster.client(),

@@ -223,8 +223,7 @@ def run_job(args: argparse.Namespace, model: Path) -> tuple[JobLog, ProcessSampl
     spec = default_spec(args.steps)
     out = args.work_dir / "run"
     shutil.rmtree(out, ignore_errors=True)
-    paths = run.run_paths(spec, verl, model, out, data.dimension, data.max_score,
-                          data.template.answer_prefix)
+    paths = run.run_paths(spec, verl, model, out, data)
     job = training_job(spec, paths, f"bench-train-{time.strftime('%Y%m%d-%H%M%S')}")
     with LocalRayCluster(num_cpus=THREADS) as cluster, ProcessSampler(cluster) as sampler:
         client = cluster.client()

@@ -93,6 +93,13 @@ class DataConfig(Strict):
     converter: str = "helpsteer2_pointwise"
     labels: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
     dimension: str = "helpfulness"
+    dimensions: tuple[str, ...] = Field(
+        (), description="a multi-attribute judge scores all of these at once (empty: "
+        "only `dimension`)"
+    )
+    dimension_weights: dict[str, float] = Field(
+        default_factory=dict, description="reward weight per dimension (default: equal)"
+    )
     max_score: int = Field(4, gt=0)
     ties: Literal["keep", "drop"] = "keep"
     validation: ValidationConfig = ValidationConfig()
@@ -104,6 +111,13 @@ class DataConfig(Strict):
     def _dimension_is_a_label(self) -> DataConfig:
         if self.converter.endswith("pointwise") and self.dimension not in self.labels:
             raise ValueError(f"dimension {self.dimension!r} is not among labels {self.labels}")
+        unknown = set(self.dimensions) - set(self.labels)
+        if unknown:
+            raise ValueError(f"dimensions {sorted(unknown)} are not among labels {self.labels}")
+        unweighted = set(self.dimension_weights) - set(self.dimensions)
+        if unweighted:
+            raise ValueError(f"dimension_weights name {sorted(unweighted)}, which are not "
+                             f"among dimensions {self.dimensions}")
         return self
 
 

@@ -164,8 +164,7 @@ def train_judge(
         for line in lines:
             logger.info(_redact(_ANSI.sub("", line), secrets.values()))
 
-    paths = run.run_paths(spec, verl, model, out, data.dimension, data.max_score,
-                          data.template.answer_prefix)
+    paths = run.run_paths(spec, verl, model, out, data)
     client = job_client(target.address, _auth_env(target))
     try:
         result = run.train(spec, paths, out, client, str(flow_run.id or "local"), monitor,

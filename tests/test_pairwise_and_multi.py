@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from pydantic import ValidationError
 
+from rm_core.config import DataConfig
 from rm_core.evaluation.pairwise import (
     PairJudgement,
     conflicts,
@@ -158,3 +160,13 @@ def test_symmetry_conflict_and_a_tie_breaking_transitivity() -> None:
     assert report.symmetry_conflict_rate == 0.25
     assert (report.triples_checked, report.transitivity_conflicts) == (1, 1)
     assert report.prompts_with_cycle == 0
+
+
+def test_multi_attribute_config_names_only_known_labels() -> None:
+    config = DataConfig(dimensions=("helpfulness", "verbosity"),
+                        dimension_weights={"helpfulness": 3})
+    assert config.dimensions == ("helpfulness", "verbosity")
+    with pytest.raises(ValidationError, match="not among labels"):
+        DataConfig(dimensions=("helpfulness", "charm"))
+    with pytest.raises(ValidationError, match="not among dimensions"):
+        DataConfig(dimensions=("helpfulness",), dimension_weights={"verbosity": 1})

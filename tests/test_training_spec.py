@@ -99,3 +99,15 @@ def test_every_shipped_training_config_composes(config_file: Path) -> None:
     config = load_experiment(config_file)
     verl = validated_config(verl_overrides(config.training, PATHS))
     assert verl.trainer.device == ("cpu" if config.training.profile == "cpu" else "cuda")
+
+
+def test_multi_attribute_and_pairwise_reward_settings_reach_the_reward_kwargs() -> None:
+    multi = PATHS.model_copy(update={"dimensions": ("helpfulness", "correctness"),
+                                     "weights": {"helpfulness": 2.0}, "allow_tie": False})
+    config = validated_config(verl_overrides(TrainSpec(grpo={}), multi))
+    kwargs = config.custom_reward_function.reward_kwargs
+    assert list(kwargs.dimensions) == ["helpfulness", "correctness"]
+    assert dict(kwargs.weights) == {"helpfulness": 2.0}
+    assert kwargs.allow_tie is False
+    single = validated_config(verl_overrides(TrainSpec(grpo={}), PATHS))
+    assert "dimensions" not in single.custom_reward_function.reward_kwargs

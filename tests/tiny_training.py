@@ -29,6 +29,5 @@ def start(spec: TrainSpec, workspace: dict, name: str) -> tuple[Path, run.RunPat
     """The output folder and run paths of a run called `name` in the workspace."""
     out = workspace["root"] / name
     data: DataConfig = workspace["data"]
-    paths = run.run_paths(spec, workspace["verl"], workspace["model"], out, data.dimension,
-                          data.max_score, data.template.answer_prefix)
+    paths = run.run_paths(spec, workspace["verl"], workspace["model"], out, data)
     return out, paths

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from rm_core.artifacts import finish, is_complete, read_result, stage_dir, stage_key
+from rm_core.config import DataConfig
 from rm_core.data_stage import VerlResult
 from rm_core.ray_jobs import follow, raise_for_status, submit_or_attach
 from rm_core.training.job import REWARD_FILE, submission_id, training_job
@@ -73,11 +74,10 @@ def expected_steps(spec: TrainSpec, train_rows: int) -> int:
     return min(steps, cap) if cap else steps
 
 
-def run_paths(
-    spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path, dimension: str,
-    max_score: int, answer_prefix: str,
-) -> RunPaths:
-    """The concrete files of one run (spec-given data files win over the data stage's)."""
+def run_paths(spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path,
+              data: DataConfig) -> RunPaths:
+    """The concrete files of one run (spec-given data files win over the data stage's)
+    and what the reward needs to know about the data's labels and template."""
     return RunPaths(
         model=Path(model),
         train_files=spec.train_files or verl.train_path,
@@ -85,9 +85,12 @@ def run_paths(
         checkpoint_dir=spec.checkpoint_dir or out / "checkpoints",
         reward_file=REWARD_FILE,
         experiment_name=out.name,
-        dimension=dimension,
-        max_score=max_score,
-        answer_prefix=answer_prefix,
+        dimension=data.dimension,
+        dimensions=data.dimensions,
+        weights=data.dimension_weights,
+        allow_tie=data.ties == "keep",
+        max_score=data.max_score,
+        answer_prefix=data.template.answer_prefix,
     )
 
 

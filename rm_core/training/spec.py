@@ -150,8 +150,23 @@ class RunPaths(Strict):
     reward_file: Path
     experiment_name: str
     dimension: str = "helpfulness"
+    dimensions: tuple[str, ...] = ()  # a multi-attribute judge: every one of these
+    weights: dict[str, float] = Field(default_factory=dict)
+    allow_tie: bool = True
     max_score: int = 4
     answer_prefix: str = ""
+
+
+def _multi_attribute(paths: RunPaths) -> list[str]:
+    """The reward's dimensions and weights, for a judge that scores several at once."""
+    if not paths.dimensions:
+        return []
+    prefix = "+custom_reward_function.reward_kwargs"
+    overrides = [f"{prefix}.dimensions=[{','.join(paths.dimensions)}]"]
+    if paths.weights:
+        weights = ",".join(f"{name}:{weight}" for name, weight in paths.weights.items())
+        overrides.append(f"{prefix}.weights={{{weights}}}")
+    return overrides
 
 
 def verl_overrides(spec: TrainSpec, paths: RunPaths) -> list[str]:
@@ -193,6 +208,8 @@ def verl_overrides(spec: TrainSpec, paths: RunPaths) -> list[str]:
         f"+custom_reward_function.reward_kwargs.max_score={paths.max_score}",
         f"+custom_reward_function.reward_kwargs.dimension={paths.dimension}",
         f"+custom_reward_function.reward_kwargs.answer_prefix={_quote(paths.answer_prefix)}",
+        f"+custom_reward_function.reward_kwargs.allow_tie={str(paths.allow_tie).lower()}",
+        *_multi_attribute(paths),
         f"trainer.logger=[{','.join(loggers)}]",
         f"trainer.project_name={spec.wandb.project}",
         f"trainer.experiment_name={paths.experiment_name}",
