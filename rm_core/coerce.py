@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,9 +27,9 @@ ARROW_TYPES: dict[Kind, pa.DataType] = {
 }
 
 
-def coerce_column(name: str, values: pa.Array | Sequence[Any], kind: Kind) -> tuple[
-    pa.Array, list[str | None]
-]:
+def coerce_column(
+    name: str, values: pa.Array | pa.ChunkedArray | Sequence[Any], kind: Kind
+) -> tuple[pa.Array | pa.ChunkedArray, list[str | None]]:
     """`values` as the Arrow type of `kind`, and one error (or None) per row."""
     fast = _vectorised(values, kind)
     if fast is not None:
@@ -46,11 +47,12 @@ def coerce_column(name: str, values: pa.Array | Sequence[Any], kind: Kind) -> tu
     return pa.array(converted, type=ARROW_TYPES[kind]), errors
 
 
-def _vectorised(values: pa.Array | Sequence[Any], kind: Kind) -> pa.Array | None:
+def _vectorised(
+    values: pa.Array | pa.ChunkedArray | Sequence[Any], kind: Kind
+) -> pa.Array | pa.ChunkedArray | None:
+    """Arrow columns of a usable type, converted chunk by chunk (never copied into one)."""
     if not isinstance(values, pa.Array | pa.ChunkedArray):
         return None
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
     vtype = values.type
     if kind == "text" and (pa.types.is_string(vtype) or pa.types.is_large_string(vtype)):
         return values.cast(pa.string())
@@ -58,15 +60,19 @@ def _vectorised(values: pa.Array | Sequence[Any], kind: Kind) -> pa.Array | None
         floats = values.cast(pa.float64())
         return pc.if_else(pc.is_nan(floats), pa.scalar(None, pa.float64()), floats)
     if kind == "messages" and (pa.types.is_string(vtype) or pa.types.is_large_string(vtype)):
-        return user_messages(values.cast(pa.string()))
+        texts = values.cast(pa.string())
+        if isinstance(texts, pa.ChunkedArray):
+            return pa.chunked_array([user_messages(chunk) for chunk in texts.chunks],
+                                    type=ARROW_TYPES[kind])
+        return user_messages(texts)
     return None
 
 
 def user_messages(texts: pa.Array) -> pa.Array:
     """One single-turn user conversation per text (null text -> null conversation)."""
-    roles = pa.array(["user"] * len(texts), type=pa.string())
+    roles = pa.repeat(pa.scalar("user", pa.string()), len(texts))
     structs = pa.StructArray.from_arrays([roles, texts], fields=list(MESSAGE_TYPE))
-    offsets = pa.array(range(len(texts) + 1), type=pa.int32())
+    offsets = pa.array(np.arange(len(texts) + 1, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, structs, mask=texts.is_null())
 
 

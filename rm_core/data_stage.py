@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
@@ -20,7 +21,8 @@ from pydantic import BaseModel
 from rm_core import split as splitting
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
 from rm_core.config import DataConfig
-from rm_core.convert import get_converter
+from rm_core.convert import Converter, get_converter
+from rm_core.convert.arrow_text import SLICE_ROWS
 from rm_core.errors import DataQualityError
 from rm_core.sources import RAW_COLUMN, ROW_COLUMN, FetchedSource, read_batches
 from rm_core.templates import PairwiseTemplate, PointwiseTemplate
@@ -33,6 +35,14 @@ READ_BUFFER = 1 << 20
 QUARANTINE_SCHEMA = pa.schema(
     [(ROW_COLUMN, pa.int64()), ("reason", pa.string()), ("record", pa.string())]
 )
+GROUPS_SCHEMA = pa.schema([("group", pa.uint64())])
+MEMBERS_SCHEMA = pa.schema([("sample_index", pa.int64()), ("unique_id", pa.string())])
+# Files here are read whole: per-page statistics and dictionary attempts on unique texts
+# cost CPU on every write and buy nothing.
+WRITE_OPTIONS = {"write_statistics": False, "use_dictionary": False}
+# The sample columns a verl row is rendered from (not `metadata`, nor the answers' roles).
+VERL_INPUTS = ["unique_id", "input", "output.list.element.content", "output.list.element.label",
+               "source", "task_category"]
 
 
 def _quiet(message: str) -> None:
@@ -40,7 +50,7 @@ def _quiet(message: str) -> None:
 
 
 class IngestResult(BaseModel):
-    """Validated samples and quarantined rows of one source."""
+    """Validated samples, their prompt groups and the quarantined rows of one source."""
 
     key: str
     dir: Path
@@ -58,6 +68,11 @@ class IngestResult(BaseModel):
     def quarantine_path(self) -> Path:
         return self.dir / "quarantine.parquet"
 
+    @property
+    def groups_path(self) -> Path:
+        """Per sample (same order), its prompt-group hash: the split never re-reads texts."""
+        return self.dir / "prompt_groups.parquet"
+
 
 class SplitReport(BaseModel):
     """Sizes of the split, per label, and the prompt overlap (always 0)."""
@@ -72,10 +87,15 @@ class SplitReport(BaseModel):
 
 
 class SplitResult(BaseModel):
-    """Train and val DataSample files."""
+    """Which samples of `samples` are in train and which in val.
+
+    `train.parquet` and `val.parquet` list a split's samples as `sample_index` (row of
+    `samples`) and `unique_id`; the samples themselves are read once, by `to_verl`.
+    """
 
     key: str
     dir: Path
+    samples: Path
     report: SplitReport
 
     @property
@@ -142,48 +162,64 @@ def ingest(
     checks = build_checks(converter.task_category, config, converter.labels)
     validator = Validator(converter.task_category, checks, config.validation.max_bad_fraction)
     first_seen: dict[int, int] = {}
-    sample_rows = 0
     with atomic_dir(out) as building:
-        samples = quarantine = None
+        writers = {
+            name: RowGroupWriter(building / f"{name}.parquet", config.batch_rows)
+            for name in ("samples", "prompt_groups", "quarantine")
+        }
         try:
             for batch in read_batches(fetched, converter.kinds, config.source.columns,
                                       config.batch_rows):
-                rows = batch.column(ROW_COLUMN).to_numpy()
-                features = converter.features(batch)
-                hashes = converter.pair_hash(batch)
-                features["duplicate_of"] = _duplicates(hashes, rows, first_seen)
-                reasons = validator.validate(features)
-                bad = np.isin(rows, np.fromiter(reasons, dtype=np.int64, count=len(reasons)))
-                converted = converter.to_samples(batch.filter(pa.array(~bad)), hashes[~bad])
-                samples = samples or pq.ParquetWriter(building / "samples.parquet",
-                                                      converted.schema)
-                samples.write_table(converted)
-                sample_rows += converted.num_rows
-                quarantine = quarantine or pq.ParquetWriter(building / "quarantine.parquet",
-                                                            QUARANTINE_SCHEMA)
-                quarantine.write_table(_quarantined(batch.filter(pa.array(bad)), reasons,
-                                                    converter.kinds))
+                _ingest_batch(batch, converter, validator, first_seen, writers)
                 progress(
                     f"ingest: {validator.total_rows:,} rows read, "
                     f"{validator.bad_rows:,} quarantined"
                 )
         finally:
-            for writer in (samples, quarantine):
-                if writer is not None:
-                    writer.close()
+            for writer in writers.values():
+                writer.close()
         report = validator.report()
         result = IngestResult(
             key=key,
             dir=out,
             task_category=converter.task_category,
             source_rows=report.total_rows,
-            sample_rows=sample_rows,
+            sample_rows=writers["samples"].rows,
             quarantined_rows=report.bad_rows,
             report=report,
         )
         (building / "validation_report.json").write_text(report.model_dump_json(indent=2))
         finish(building, result.model_dump(mode="json"))
     return result
+
+
+def _ingest_batch(
+    batch: pa.Table,
+    converter: Converter,
+    validator: Validator,
+    first_seen: dict[int, int],
+    writers: dict[str, RowGroupWriter],
+) -> None:
+    """One great-expectations run over the whole batch; the rest works slice by slice."""
+    pieces = [pa.Table.from_batches([piece])
+              for piece in batch.to_batches(max_chunksize=SLICE_ROWS)]
+    hashes = [converter.hashes(piece) for piece in pieces]
+    features = pd.concat([converter.features(piece) for piece in pieces])
+    rows = batch.column(ROW_COLUMN).to_numpy()
+    pairs = np.concatenate([piece_hashes.pair for piece_hashes in hashes])
+    features["duplicate_of"] = _duplicates(pairs, rows, first_seen)
+    reasons = validator.validate(features)
+    bad = np.isin(rows, np.fromiter(reasons, dtype=np.int64, count=len(reasons)))
+    start = 0
+    for piece, piece_hashes in zip(pieces, hashes, strict=True):
+        good = ~bad[start : start + piece.num_rows]
+        start += piece.num_rows
+        samples = converter.to_samples(piece.filter(pa.array(good)), piece_hashes.pair[good])
+        writers["samples"].append(samples)
+        groups = np.repeat(piece_hashes.group[good], converter.samples_per_row)
+        writers["prompt_groups"].append(pa.table([groups], schema=GROUPS_SCHEMA))
+    quarantined = _quarantined(batch.filter(pa.array(bad)), reasons, converter.kinds)
+    writers["quarantine"].append(quarantined)
 
 
 def require_quality(result: IngestResult) -> None:
@@ -202,12 +238,10 @@ def require_quality(result: IngestResult) -> None:
 
 def _duplicates(hashes: np.ndarray, rows: np.ndarray, first_seen: dict[int, int]) -> np.ndarray:
     """Per row, the source row it duplicates (NaN for a first occurrence)."""
-    duplicate_of = np.full(len(rows), np.nan)
-    for position, (value, row) in enumerate(zip(hashes.tolist(), rows.tolist(), strict=True)):
-        first = first_seen.setdefault(value, row)
-        if first != row:
-            duplicate_of[position] = first
-    return duplicate_of
+    # map() runs dict.setdefault over the batch in C: no Python-level loop per row.
+    firsts = np.fromiter(map(first_seen.setdefault, hashes.tolist(), rows.tolist()),
+                         dtype=np.int64, count=len(rows))
+    return np.where(firsts == rows, np.nan, firsts)
 
 
 def _quarantined(bad: pa.Table, reasons: dict[int, list[str]], kinds: dict[str, str]) -> pa.Table:
@@ -237,7 +271,8 @@ def split(
     out = stage_dir(root, "split", key)
     if is_complete(out):
         return SplitResult.model_validate(read_result(out))
-    groups, labels = _groups_and_labels(ingested, config)
+    groups = pq.read_table(ingested.groups_path).column("group").to_numpy()
+    labels, ids = _labels_and_ids(ingested, config)
     in_val = splitting.assign(groups, labels, config.split.val_fraction, config.split.seed)
     report = SplitReport(
         train_rows=int((~in_val).sum()),
@@ -249,45 +284,37 @@ def split(
         counts=splitting.label_counts(labels, in_val),
     )
     with atomic_dir(out) as building:
-        _write_split(ingested.samples_path, in_val, building, config.batch_rows)
+        for name, members in ((splitting.TRAIN, ~in_val), (splitting.VAL, in_val)):
+            _write_members(building / f"{name}.parquet", members, ids)
         (building / "split_report.json").write_text(report.model_dump_json(indent=2))
-        result = SplitResult(key=key, dir=out, report=report)
+        result = SplitResult(key=key, dir=out, samples=ingested.samples_path, report=report)
         finish(building, result.model_dump(mode="json"))
     progress(f"split: {report.train_rows:,} train / {report.val_rows:,} val samples")
     return result
 
 
-def _groups_and_labels(ingested: IngestResult, config: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    groups, labels = [], []
-    # Only the labels of the answers: their texts are most of the file.
-    for batch in pq.ParquetFile(ingested.samples_path, buffer_size=READ_BUFFER).iter_batches(
-        batch_size=config.batch_rows, columns=["input", "output.list.element.label"]
-    ):
-        groups.append(splitting.prompt_groups(batch.column("input")))
-        labels.append(
-            splitting.strata(batch.column("output"), ingested.task_category, config.dimension)
-        )
-    if not groups:
-        return np.array([], dtype=np.uint64), np.array([], dtype=object)
-    return np.concatenate(groups), np.concatenate(labels)
+def _labels_and_ids(
+    ingested: IngestResult, config: DataConfig
+) -> tuple[splitting.Labels, pa.ChunkedArray]:
+    """Each sample's stratum and unique_id; only the answers' labels, not their texts."""
+    table = pq.ParquetFile(ingested.samples_path, buffer_size=READ_BUFFER).read(
+        columns=["unique_id", "output.list.element.label"]
+    )
+    strata = [
+        splitting.strata(chunk, ingested.task_category, config.dimension)
+        for chunk in table.column("output").chunks
+    ]
+    # One conversion to a pandas string array: the split's frames then take it as it is.
+    labels = pa.chunked_array(strata, type=pa.string()).to_pandas().array
+    return labels, table.column("unique_id")
 
 
-def _write_split(samples_path: Path, in_val: np.ndarray, out: Path, batch_rows: int) -> None:
-    parquet = pq.ParquetFile(samples_path, buffer_size=READ_BUFFER)
-    writers = {
-        name: pq.ParquetWriter(out / f"{name}.parquet", parquet.schema_arrow)
-        for name in (splitting.TRAIN, splitting.VAL)
-    }
-    try:
-        start = 0
-        for batch in parquet.iter_batches(batch_size=batch_rows):
-            mask = in_val[start : start + batch.num_rows]
-            writers[splitting.VAL].write_batch(batch.filter(pa.array(mask)))
-            writers[splitting.TRAIN].write_batch(batch.filter(pa.array(~mask)))
-            start += batch.num_rows
-    finally:
-        for writer in writers.values():
-            writer.close()
+def _write_members(path: Path, members: np.ndarray, ids: pa.ChunkedArray) -> None:
+    """One split's samples: their rows in the samples file and their ids."""
+    pq.write_table(
+        pa.table([np.flatnonzero(members), ids.filter(pa.array(members))], schema=MEMBERS_SCHEMA),
+        path,
+    )
 
 
 def template_for(config: DataConfig) -> PointwiseTemplate | PairwiseTemplate:
@@ -304,42 +331,98 @@ def template_for(config: DataConfig) -> PointwiseTemplate | PairwiseTemplate:
 def to_verl(
     split_result: SplitResult, config: DataConfig, root: Path, progress: Progress = _quiet
 ) -> VerlResult:
-    """Render the train and val samples as verl parquet rows."""
+    """Render the train and val samples as verl parquet rows, in one read of the samples."""
     key = verl_key(split_result, config)
     out = stage_dir(root, "verl", key)
     if is_complete(out):
         return VerlResult.model_validate(read_result(out))
-    template = template_for(config)
-    counts = {}
     with atomic_dir(out) as building:
-        for name, path in (("train", split_result.train_path), ("val", split_result.val_path)):
-            counts[name] = _write_verl(path, building / f"{name}.parquet", name, template,
-                                       config.batch_rows)
-        result = VerlResult(key=key, dir=out, train_rows=counts["train"], val_rows=counts["val"])
+        counts = _write_verl(split_result, building, template_for(config), config.batch_rows)
+        result = VerlResult(key=key, dir=out, train_rows=counts[splitting.TRAIN],
+                            val_rows=counts[splitting.VAL])
         finish(building, result.model_dump(mode="json"))
-    progress(f"verl rows: {counts['train']:,} train / {counts['val']:,} val")
+    progress(f"verl rows: {result.train_rows:,} train / {result.val_rows:,} val")
     return result
 
 
+def _val_mask(split_result: SplitResult, sample_rows: int) -> np.ndarray:
+    """Per row of the samples file, whether the split put it in val."""
+    in_val = np.zeros(sample_rows, dtype=bool)
+    in_val[pq.read_table(split_result.val_path).column("sample_index").to_numpy()] = True
+    return in_val
+
+
 def _write_verl(
-    source: Path,
-    target: Path,
-    split_name: str,
+    split_result: SplitResult,
+    out: Path,
     template: PointwiseTemplate | PairwiseTemplate,
     batch_rows: int,
-) -> int:
-    parquet = pq.ParquetFile(source, buffer_size=READ_BUFFER)
-    written, writer = 0, None
+) -> dict[str, int]:
+    """Each slice of samples rendered and appended to the verl file of its split."""
+    parquet = pq.ParquetFile(split_result.samples, buffer_size=READ_BUFFER)
+    in_val = _val_mask(split_result, parquet.metadata.num_rows)
+    empty = parquet.schema_arrow.empty_table()
+    writers = {
+        name: RowGroupWriter(out / f"{name}.parquet", batch_rows)
+        for name in (splitting.TRAIN, splitting.VAL)
+    }
     try:
-        for batch in parquet.iter_batches(batch_size=batch_rows):
-            rows = verl_rows(pa.Table.from_batches([batch]), split_name, template, written)
-            writer = writer or pq.ParquetWriter(target, rows.schema)
-            writer.write_table(rows)
-            written += rows.num_rows
-        if writer is None:
-            empty = parquet.schema_arrow.empty_table()
-            pq.write_table(verl_rows(empty, split_name, template), target)
+        for name, writer in writers.items():
+            writer.append(verl_rows(empty, name, template))
+        start = 0
+        for batch in parquet.iter_batches(batch_size=SLICE_ROWS, columns=VERL_INPUTS):
+            table = pa.Table.from_batches([batch])
+            mask = in_val[start : start + batch.num_rows]
+            start += batch.num_rows
+            for (name, writer), members in zip(writers.items(), (~mask, mask), strict=True):
+                writer.append(
+                    verl_rows(table.filter(pa.array(members)), name, template, writer.rows)
+                )
     finally:
-        if writer is not None:
+        for writer in writers.values():
             writer.close()
-    return written
+    return {name: writer.rows for name, writer in writers.items()}
+
+
+class RowGroupWriter:
+    """A parquet file appended to in slices and written in row groups of `group_rows` rows.
+
+    Slices keep Arrow's buffers small enough for its allocator to recycle them (buffers of
+    a whole 100k-row batch are fresh memory from the kernel on every batch); collecting
+    them into whole row groups keeps the file as readers expect it.
+    """
+
+    def __init__(self, path: Path, group_rows: int) -> None:
+        self.path = path
+        self.group_rows = group_rows
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._schema: pa.Schema | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, table: pa.Table) -> None:
+        """Queue `table`; an empty one only fixes the schema of a file left empty."""
+        self._schema = self._schema or table.schema
+        if table.num_rows:
+            self._pending.append(table)
+            self.rows += table.num_rows
+            if sum(piece.num_rows for piece in self._pending) >= self.group_rows:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            table = pa.concat_tables(self._pending)
+            self._pending = []
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema, **WRITE_OPTIONS)
+            self._writer.write_table(table)
+
+    def close(self) -> None:
+        """Write what is queued and close; a file that got no rows is written empty."""
+        try:
+            self._flush()
+            if self._writer is None and self._schema is not None:
+                pq.write_table(self._schema.empty_table(), self.path, **WRITE_OPTIONS)
+        finally:
+            if self._writer is not None:
+                self._writer.close()

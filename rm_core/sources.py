@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result
 from rm_core.coerce import Kind, coerce_column
 from rm_core.config import SourceConfig
+from rm_core.convert.arrow_text import SLICE_ROWS
 from rm_core.errors import SourceError, SourceUnavailable
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".json": "json", ".jsonl": "jsonl"}
@@ -166,11 +168,37 @@ def _parquet_batches(path: Path, wanted: Mapping[str, str], batch_rows: int) -> 
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path} is not a readable parquet file: {exc}") from exc
     _require_columns(path, wanted, parquet.schema_arrow.names)
+    # Read in slices, gathered into batches of chunked columns: slices' buffers are small
+    # enough for the allocator to recycle, a whole batch's are fresh memory every time.
+    slices = parquet.iter_batches(batch_size=min(SLICE_ROWS, batch_rows),
+                                  columns=list(wanted.values()))
     first_row = 0
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=list(wanted.values())):
-        values = {name: batch.column(source) for name, source in wanted.items()}
-        yield first_row, values, [None] * batch.num_rows, [None] * batch.num_rows
-        first_row += batch.num_rows
+    for group in _regroup(slices, batch_rows):
+        rows = sum(piece.num_rows for piece in group)
+        values = {
+            name: pa.chunked_array([piece.column(source) for piece in group])
+            for name, source in wanted.items()
+        }
+        yield first_row, values, [None] * rows, [None] * rows
+        first_row += rows
+
+
+def _regroup(slices: Iterator[pa.RecordBatch], rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """Consecutive record batches cut and gathered into groups of `rows` rows (the last
+    group may be shorter); every cut is a zero-copy slice."""
+    group: list[pa.RecordBatch] = []
+    size = 0
+    for piece in slices:
+        while piece.num_rows:
+            take = min(rows - size, piece.num_rows)
+            group.append(piece.slice(0, take))
+            size += take
+            piece = piece.slice(take)
+            if size == rows:
+                yield group
+                group, size = [], 0
+    if group:
+        yield group
 
 
 def _json_batches(
@@ -257,7 +285,7 @@ def _coerce_batch(
         arrays[name] = array
         if any(column_errors):
             errors = [_join(a, b) for a, b in zip(errors, column_errors, strict=True)]
-    rows = pa.array(range(first_row, first_row + len(errors)), type=pa.int64())
+    rows = pa.array(np.arange(first_row, first_row + len(errors), dtype=np.int64))
     raw: list[str | None] = [None] * len(errors)
     if any(errors):
         raw = [
@@ -274,15 +302,13 @@ def _coerce_batch(
     )
 
 
-def _require_numeric(path: Path, column: str, first_row: int, raw: Any, coerced: pa.Array) -> None:
+def _require_numeric(path: Path, column: str, first_row: int, raw: Any, coerced: Any) -> None:
     """A label column with values but not one number is a wrong mapping, not bad rows."""
-    present = len(raw) - (raw.null_count if isinstance(raw, pa.Array) else raw.count(None))
+    arrow = isinstance(raw, pa.Array | pa.ChunkedArray)
+    present = len(raw) - (raw.null_count if arrow else raw.count(None))
     if present and coerced.null_count == len(coerced):
-        position = next(
-            i for i, v in enumerate(raw.to_pylist() if isinstance(raw, pa.Array) else raw)
-            if v is not None
-        )
-        value = raw[position].as_py() if isinstance(raw, pa.Array) else raw[position]
+        values = raw.to_pylist() if arrow else raw
+        position, value = next((i, v) for i, v in enumerate(values) if v is not None)
         raise SourceError(
             f"{path}: label column {column!r} is not numeric "
             f"(row {first_row + position} holds {value!r}); expected numbers such as 0..4"
@@ -304,12 +330,9 @@ def _join(first: str | None, second: str | None) -> str | None:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 8 MiB chunks."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file's bytes (read into one reused buffer, not a new one per chunk)."""
     with path.open("rb") as handle:
-        while chunk := handle.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _digest(text: str) -> str:

@@ -13,33 +13,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.convert.arrow_text import (
-    conversation_text,
-    hash_texts,
-    normalize,
-    pairwise_winner,
-)
+from rm_core.convert.arrow_text import pairwise_winner
 
 TRAIN, VAL = "train", "val"
+# Strata as text, e.g. numpy object arrays, or pandas string arrays (never converted again).
+Labels = np.ndarray | pd.api.extensions.ExtensionArray
 
 
-def prompt_groups(inputs: pa.Array) -> np.ndarray:
-    """uint64 identity of each sample's normalised prompt."""
-    return hash_texts(normalize(conversation_text(inputs)))
-
-
-def strata(outputs: pa.Array, task_category: str, dimension: str) -> np.ndarray:
-    """Label each sample is stratified by: the trained score, or the winning position."""
+def strata(outputs: pa.Array, task_category: str, dimension: str) -> pa.Array:
+    """Label each sample is stratified by, as text: the trained score, or the winning position."""
     first = pc.list_element(outputs, 0)
     labels = pc.struct_field(first, "label")
     if task_category == "pointwise":
-        return pc.cast(pc.struct_field(labels, dimension), pa.string()).to_numpy(
-            zero_copy_only=False
-        )
-    return pairwise_winner(labels).to_numpy(zero_copy_only=False)
+        return pc.cast(pc.struct_field(labels, dimension), pa.string())
+    return pairwise_winner(labels)
 
 
-def assign(groups: np.ndarray, labels: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+def assign(groups: np.ndarray, labels: Labels, val_fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of the samples that go to val."""
     frame = pd.DataFrame({"group": groups, "label": labels})
     # Ties between labels of a group go to the smallest label, not the first row seen,
@@ -86,7 +76,7 @@ def _mix(values: np.ndarray, seed: int) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def label_counts(labels: np.ndarray, in_val: np.ndarray) -> dict[str, dict[str, int]]:
+def label_counts(labels: Labels, in_val: np.ndarray) -> dict[str, dict[str, int]]:
     """Samples per label per split, labels in sorted order."""
     frame = pd.DataFrame({"label": labels, "split": np.where(in_val, VAL, TRAIN)})
     table = frame.value_counts(["label", "split"]).unstack(fill_value=0)

@@ -8,11 +8,18 @@ The judge prompt is the template's, the ground truth is every label of the sampl
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rm_core.coerce import user_messages
-from rm_core.convert.arrow_text import conversation_text, pairwise_winner
+from rm_core.convert.arrow_text import (
+    contiguous,
+    conversation_text,
+    one_each,
+    pairwise_winner,
+    repeat_text,
+)
 from rm_core.templates import PairwiseTemplate, PointwiseTemplate
 
 
@@ -23,9 +30,9 @@ def verl_rows(
     first_index: int = 0,
 ) -> pa.Table:
     """verl rows of one batch of samples belonging to `split`."""
-    query = conversation_text(samples.column("input").combine_chunks())
-    outputs = samples.column("output").combine_chunks()
-    first = pc.list_element(outputs, 0)
+    query = conversation_text(contiguous(samples.column("input")))
+    outputs = contiguous(samples.column("output"))
+    first = _first_answer(outputs)
     if isinstance(template, PointwiseTemplate):
         prompt = template.render_batch(query, pc.struct_field(first, "content"))
         ground_truth = pc.struct_field(first, "label")
@@ -39,28 +46,34 @@ def verl_rows(
         dimension = "preference"
     count = samples.num_rows
     reward_model = pa.StructArray.from_arrays(
-        [pa.array(["rule"] * count, type=pa.string()), ground_truth],
+        [repeat_text("rule", count), ground_truth],
         names=["style", "ground_truth"],
     )
     extra_info = pa.StructArray.from_arrays(
         [
-            samples.column("unique_id").combine_chunks(),
-            pa.array([split] * count, type=pa.string()),
-            pa.array(range(first_index, first_index + count), type=pa.int64()),
-            pa.array([dimension] * count, type=pa.string()),
+            contiguous(samples.column("unique_id")),
+            repeat_text(split, count),
+            pa.array(np.arange(first_index, first_index + count, dtype=np.int64)),
+            repeat_text(dimension, count),
         ],
         names=["unique_id", "split", "index", "dimension"],
     )
-    task = samples.column("task_category").combine_chunks()
+    task = contiguous(samples.column("task_category"))
     return pa.table(
         {
-            "data_source": samples.column("source").combine_chunks(),
+            "data_source": contiguous(samples.column("source")),
             "prompt": user_messages(prompt),
             "ability": pc.binary_join_element_wise("judge-", task, ""),
             "reward_model": reward_model,
             "extra_info": extra_info,
         }
     )
+
+
+def _first_answer(outputs: pa.ListArray) -> pa.Array:
+    """The first answer of each sample; with one answer each, the answers as they are
+    (`list_element` would copy every response)."""
+    return pc.list_flatten(outputs) if one_each(outputs) else pc.list_element(outputs, 0)
 
 
 def _preference_truth(first_answer: pa.Array) -> pa.StructArray:

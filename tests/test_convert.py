@@ -6,15 +6,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rm_core import convert, data_stage
 from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig
-from rm_core.convert import get_converter, register
+from rm_core.convert import arrow_text, get_converter, register
 from rm_core.convert.helpsteer2 import PointwiseConverter
 from rm_core.errors import ConfigError
-from rm_core.schema import DataSample, read_samples, table_to_samples
+from rm_core.schema import MESSAGE_TYPE, DataSample, read_samples, table_to_samples
 from rm_core.sources import fetch, read_batches
 
 
@@ -183,3 +188,97 @@ def test_a_new_converter_can_be_registered(
     ]
     with pytest.raises(ConfigError, match="two_label_pointwise"):
         get_converter(DataConfig(converter="another_unknown"))
+
+
+# --- the vectorised text helpers the converters, the split and verl rows share ---
+
+texts = st.lists(
+    st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("aB é\t\n\r\f\v\u00a0\u2003🎉")),
+                                  max_size=12)),
+    max_size=30,
+)
+
+
+def _pandas_row_hash(*columns: pa.Array) -> np.ndarray:
+    """The reference: pandas' row hash of a frame of the columns (the former implementation)."""
+    frame = pd.DataFrame({str(i): column.to_numpy(zero_copy_only=False)
+                          for i, column in enumerate(columns)}, dtype=object)
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+@settings(max_examples=100, deadline=None)
+@given(first=texts, second=texts, start=st.integers(0, 5), large=st.booleans())
+def test_combined_text_hashes_are_pandas_row_hash(
+    first: list[str | None], second: list[str | None], start: int, large: bool
+) -> None:
+    """Per-column hashes combined give pandas' frame hash: nulls, Unicode, slices, large
+    strings; so sample ids and prompt groups are unchanged."""
+    size = min(len(first), len(second))
+    kind = pa.large_string() if large else pa.string()
+    a = pa.array(first[:size], type=kind).slice(min(start, size))
+    b = pa.array(second[:size], type=kind).slice(min(start, size))
+    a_hash, b_hash = arrow_text.text_hashes(a), arrow_text.text_hashes(b)
+    np.testing.assert_array_equal(arrow_text.combine_hashes(a_hash), _pandas_row_hash(a))
+    np.testing.assert_array_equal(arrow_text.combine_hashes(a_hash, b_hash),
+                                  _pandas_row_hash(a, b))
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=texts, start=st.integers(0, 5))
+def test_normalize_is_the_regex_definition(values: list[str | None], start: int) -> None:
+    r"""Lower-cased, runs of RE2 `\s` collapsed to one space, trimmed: as the regex does."""
+    array = pa.array(values, type=pa.string()).slice(min(start, len(values)))
+    expected = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(pc.utf8_lower(array), r"\s+", " ")
+    )
+    assert arrow_text.normalize(array).equals(expected)
+
+
+def test_helpers_work_slice_by_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results do not depend on the slice size the work is cut into."""
+    array = pa.array([f"Text  {i}\t{'x' * (i % 7)} " if i % 5 else None for i in range(50)])
+    expected = (arrow_text.text_hashes(array), arrow_text.text_chars(array))
+    monkeypatch.setattr(arrow_text, "SLICE_ROWS", 7)
+    np.testing.assert_array_equal(arrow_text.text_hashes(array), expected[0])
+    np.testing.assert_array_equal(arrow_text.text_chars(array), expected[1])
+    assert arrow_text.text_chars(array).dtype == np.int64
+
+
+def test_hex_ids_format_each_hash() -> None:
+    """`hex_ids` is `f"{prefix}{hash:016x}{suffix}"`, over the whole uint64 range."""
+    hashes = np.array([0, 1, 0xABC, 2**63, 2**64 - 1], dtype=np.uint64)
+    assert arrow_text.hex_ids("helpsteer2-", hashes, "-ab").to_pylist() == [
+        f"helpsteer2-{h:016x}-ab" for h in hashes.tolist()
+    ]
+    assert arrow_text.hex_ids("p-", hashes[:0]).to_pylist() == []
+
+
+def test_conversation_text_of_lone_messages_is_their_content() -> None:
+    """Lone messages (the fast path) give their content, "" for a null content; mixed
+    conversations still join "Role: content" turns."""
+    lone = pa.array([[{"role": "user", "content": "Hi"}], [{"role": "user", "content": None}]],
+                    type=pa.list_(MESSAGE_TYPE))
+    assert arrow_text.conversation_text(lone).to_pylist() == ["Hi", ""]
+    mixed = pa.array([[{"role": "user", "content": "Hi"}], None, [],
+                      [{"role": "system", "content": "Be brief."},
+                       {"role": "user", "content": "Why?"}]], type=pa.list_(MESSAGE_TYPE))
+    assert arrow_text.conversation_text(mixed).to_pylist() == [
+        "Hi", "", "", "System: Be brief.\n\nUser: Why?"
+    ]
+
+
+def test_row_hashes_group_and_pair(
+    write_rows: Callable[..., Path], make_pointwise_row: Callable[..., dict[str, Any]]
+) -> None:
+    """The group hash is the normalised prompt's, the pair hash (prompt, response)'s."""
+    rows = [make_pointwise_row(i, prompt=f"  Same   PROMPT {i // 2}\n") for i in range(4)]
+    path = write_rows("rows.jsonl", rows)
+    config = DataConfig(source=SourceConfig(kind="local", path=path))
+    converter = get_converter(config)
+    (batch,) = read_batches(fetch(config.source, path.parent), converter.kinds, {}, 10)
+    hashes = converter.hashes(batch)
+    prompts = arrow_text.normalize(pa.array([row["prompt"] for row in rows]))
+    np.testing.assert_array_equal(hashes.group, _pandas_row_hash(prompts))
+    responses = pa.array([row["response"] for row in rows])
+    np.testing.assert_array_equal(hashes.pair, _pandas_row_hash(prompts, responses))
+    assert hashes.group[0] == hashes.group[1] != hashes.group[2]

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from rm_core import sources
 from rm_core.coerce import Kind
 from rm_core.config import SourceConfig
 from rm_core.errors import SourceError
@@ -262,3 +263,19 @@ def test_fetched_source_is_frozen(tmp_path: Path) -> None:
     fetched = FetchedSource(path=tmp_path, format="jsonl", fingerprint="f", origin="o")
     with pytest.raises(ValueError):
         fetched.fingerprint = "g"  # type: ignore[misc]
+
+
+def test_parquet_read_in_slices_keeps_batches_rows_and_values(
+    write_rows: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slices smaller than a batch are regathered into batches of `batch_rows` rows, with
+    the same rows and values as an unsliced read."""
+    rows = [{"question": f"q{i}", "answer": f"a{i}", "score": i % 5} for i in range(12)]
+    path = write_rows("sliced.parquet", rows)
+    whole = _read_all(path, MAPPING, batch_rows=5)
+    monkeypatch.setattr(sources, "SLICE_ROWS", 3)
+    fetched = fetch(SourceConfig(kind="local", path=path, columns=MAPPING), path.parent)
+    batches = list(read_batches(fetched, KINDS, MAPPING, 5))
+    assert [batch.num_rows for batch in batches] == [5, 5, 2]
+    assert batches[0].column("response").num_chunks == 2  # slices of 3 rows, cut at 5
+    assert pa.concat_tables(batches).equals(whole)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import example, given, settings
@@ -16,8 +17,9 @@ from hypothesis import strategies as st
 
 from rm_core import data_stage
 from rm_core.config import DataConfig, SplitConfig
+from rm_core.convert.arrow_text import conversation_text, normalize
 from rm_core.data_stage import IngestResult, SplitResult
-from rm_core.schema import DataSample, read_samples
+from rm_core.schema import DataSample, read_samples, table_to_samples
 from rm_core.sources import fetch
 from rm_core.split import assign
 
@@ -57,6 +59,14 @@ def _run_split(
     return ingested, data_stage.split(ingested, config, tmp_path / root)
 
 
+def _members(result: SplitResult, name: str) -> list[DataSample]:
+    """The samples a split file lists, taken from the ingest's samples by position."""
+    members = pq.read_table(result.dir / f"{name}.parquet")
+    samples = pq.read_table(result.samples).take(members.column("sample_index"))
+    assert samples.column("unique_id").equals(members.column("unique_id"))
+    return table_to_samples(samples)
+
+
 def _norm(sample: DataSample) -> str:
     return re.sub(r"\s+", " ", sample.input[0].content.lower()).strip()
 
@@ -75,7 +85,7 @@ def test_no_prompt_in_both_splits(
     """Case and whitespace variants of a prompt land in the same split; counts add up."""
     path, rows = grouped_file
     ingested, result = _run_split(tmp_path, path, local_config)
-    train, val = read_samples(result.train_path), read_samples(result.val_path)
+    train, val = _members(result, "train"), _members(result, "val")
     train_prompts, val_prompts = {_norm(s) for s in train}, {_norm(s) for s in val}
     assert train_prompts and val_prompts
     assert not train_prompts & val_prompts
@@ -90,13 +100,31 @@ def test_no_prompt_in_both_splits(
     assert report.label == "helpfulness"
 
 
+def test_prompt_groups_are_the_samples_normalised_prompts(
+    tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
+) -> None:
+    """The groups ingest records per sample are the hash of the sample's normalised prompt,
+    the identity the split groups by; the split files list every sample once."""
+    path, rows = grouped_file
+    ingested, result = _run_split(tmp_path, path, local_config, batch_rows=7)
+    samples = pq.read_table(ingested.samples_path)
+    prompts = normalize(conversation_text(samples.column("input").combine_chunks()))
+    groups = pq.read_table(ingested.groups_path).column("group").to_numpy()
+    frame = pd.DataFrame({"prompt": prompts.to_numpy(zero_copy_only=False)}, dtype=object)
+    np.testing.assert_array_equal(groups, pd.util.hash_pandas_object(frame, index=False))
+    assert len(np.unique(groups)) == 5 * GROUPS_PER_LABEL
+    members = [pq.read_table(path).column("sample_index").to_pylist()
+               for path in (result.train_path, result.val_path)]
+    assert sorted(members[0] + members[1]) == list(range(len(rows)))
+
+
 def test_stratification_puts_every_label_in_val(
     tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
 ) -> None:
     """With 10 prompt groups per label and val_fraction 0.2, each label gets 2 val groups."""
     path, _ = grouped_file
     _, result = _run_split(tmp_path, path, local_config)
-    val = read_samples(result.val_path)
+    val = _members(result, "val")
     groups_per_label: dict[int, set[str]] = {}
     for sample in val:
         groups_per_label.setdefault(sample.output[0].label["helpfulness"], set()).add(_norm(sample))

@@ -90,9 +90,13 @@ def test_pointwise_verl_schema_and_values(
     rows, config, result = pointwise_verl
     assert result.train_rows + result.val_rows == len(rows)
     assert result.train_rows > 0 and result.val_rows > 0
-    (split_dir,) = (result.dir.parent.parent / "split").iterdir()
-    samples = {s.unique_id: s for p in split_dir.glob("*.parquet") for s in read_samples(p)}
+    root = result.dir.parent.parent
+    (ingest_dir,) = (root / "ingest").iterdir()
+    samples = {s.unique_id: s for s in read_samples(ingest_dir / "samples.parquet")}
     assert len(samples) == len(rows)
+    (split_dir,) = (root / "split").iterdir()
+    members = {name: pq.read_table(split_dir / f"{name}.parquet").column("unique_id").to_pylist()
+               for name in ("train", "val")}
     template = PointwiseTemplate(dimension=config.dimension, max_score=config.max_score)
     for name, path, count in (("train", result.train_path, result.train_rows),
                               ("val", result.val_path, result.val_rows)):
@@ -104,6 +108,9 @@ def test_pointwise_verl_schema_and_values(
             pa.struct([("role", pa.string()), ("content", pa.string())])
         )
         assert table.num_rows == count
+        assert table.column("extra_info").combine_chunks().field("unique_id").to_pylist() == (
+            members[name]
+        )
         for index, row in enumerate(table.to_pylist()):
             sample = samples[row["extra_info"]["unique_id"]]
             assert row["data_source"] == "helpsteer2"
@@ -123,6 +130,21 @@ def test_pointwise_verl_schema_and_values(
             assert row["prompt"][0]["content"] == template.render(
                 query, sample.output[0].content
             )
+
+
+def test_a_split_without_samples_gets_an_empty_verl_file(
+    tmp_path: Path,
+    write_rows: Callable[..., Path],
+    make_pointwise_row: Callable[..., Row],
+    local_config: Callable[..., DataConfig],
+) -> None:
+    """One prompt group: val is empty, and its verl file has the train file's schema."""
+    rows = [make_pointwise_row(i, prompt="The only prompt") for i in range(3)]
+    _, result = _to_verl(tmp_path, write_rows("one.jsonl", rows), local_config)
+    assert (result.train_rows, result.val_rows) == (3, 0)
+    train, val = pq.read_table(result.train_path), pq.read_table(result.val_path)
+    assert val.num_rows == 0
+    assert val.schema.equals(train.schema)
 
 
 def test_verl_prompt_renders_through_a_real_chat_template(

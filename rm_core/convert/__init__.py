@@ -7,7 +7,7 @@ that names one; flows never change. Converters work on whole Arrow batches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,21 +19,29 @@ from rm_core.errors import ConfigError
 from rm_core.schema import TaskCategory
 
 
+class RowHashes(NamedTuple):
+    """uint64 identities of each source row, from one hashing of its texts."""
+
+    group: np.ndarray  # the normalised prompt: the split keeps a group on one side
+    pair: np.ndarray  # prompt + response(s): duplicates, and the sample ids
+
+
 class Converter(Protocol):
     """What the data stage needs from a dataset family."""
 
     task_category: TaskCategory
     kinds: dict[str, Kind]
     labels: tuple[str, ...]
+    samples_per_row: int
 
     def features(self, batch: pa.Table) -> pd.DataFrame:
         """Per-row values the validation suite of `task_category` checks."""
 
-    def pair_hash(self, batch: pa.Table) -> np.ndarray:
-        """uint64 hash of what makes a row a duplicate (prompt + response(s))."""
+    def hashes(self, batch: pa.Table) -> RowHashes:
+        """Prompt-group and (prompt, response(s)) hashes of each row."""
 
     def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
-        """DataSample table of valid rows (`pair_hashes`: their `pair_hash`, if known)."""
+        """DataSample table of valid rows (`pair_hashes`: their `hashes().pair`, if known)."""
 
 
 ConverterFactory = Callable[[DataConfig], Converter]

@@ -15,14 +15,17 @@ import pyarrow.compute as pc
 
 from rm_core.coerce import Kind
 from rm_core.config import DataConfig
-from rm_core.convert import register
+from rm_core.convert import RowHashes, register
 from rm_core.convert.arrow_text import (
+    combine_hashes,
+    contiguous,
     conversation_chars,
-    conversation_text,
     first_unknown_role,
-    hash_texts,
-    normalize,
+    hex_ids,
+    prompt_hashes,
+    repeat_text,
     text_chars,
+    text_hashes,
 )
 from rm_core.schema import sample_schema
 from rm_core.sources import ERROR_COLUMN, ROW_COLUMN
@@ -32,9 +35,7 @@ SOURCE = "helpsteer2"
 
 def column(batch: pa.Table, name: str) -> pa.Array:
     """A column of `batch` as one contiguous Arrow array."""
-    chunks = batch.column(name).chunks
-    # combine_chunks copies even a lone chunk (a response column: ~80 MB per 100k rows).
-    return chunks[0] if len(chunks) == 1 else batch.column(name).combine_chunks()
+    return contiguous(batch.column(name))
 
 
 def common_features(batch: pa.Table) -> dict[str, object]:
@@ -47,9 +48,16 @@ def common_features(batch: pa.Table) -> dict[str, object]:
     }
 
 
+def row_hashes(batch: pa.Table, responses: tuple[str, ...]) -> RowHashes:
+    """Each text hashed once; the group and pair hashes are combinations of those."""
+    prompt = prompt_hashes(column(batch, "prompt"))
+    answers = [text_hashes(pc.fill_null(column(batch, name), "")) for name in responses]
+    return RowHashes(group=combine_hashes(prompt), pair=combine_hashes(prompt, *answers))
+
+
 def answer(role_count: int, content: pa.Array, label: pa.StructArray) -> pa.StructArray:
     """Struct array of answers (assistant role, content, label)."""
-    roles = pa.array(["assistant"] * role_count, type=pa.string())
+    roles = repeat_text("assistant", role_count)
     return pa.StructArray.from_arrays([roles, content, label], names=["role", "content", "label"])
 
 
@@ -61,18 +69,18 @@ def metadata(rows: pa.Array, extra: str = "") -> pa.Array:
 
 
 def sample_table(
-    unique_ids: list[str], prompt: pa.Array, answers: pa.ListArray, task: str, meta: pa.Array
+    unique_ids: pa.Array, prompt: pa.Array, answers: pa.ListArray, task: str, meta: pa.Array
 ) -> pa.Table:
     """Assemble a DataSample table from its columns."""
     count = len(unique_ids)
     label_type = answers.type.value_type.field("label").type
     return pa.Table.from_arrays(
         [
-            pa.array(unique_ids, type=pa.string()),
+            unique_ids,
             prompt,
             answers,
-            pa.array([SOURCE] * count, type=pa.string()),
-            pa.array([task] * count, type=pa.string()),
+            repeat_text(SOURCE, count),
+            repeat_text(task, count),
             meta,
         ],
         schema=sample_schema(label_type),
@@ -83,6 +91,7 @@ class PointwiseConverter:
     """One sample per row: the response with all of its attribute labels."""
 
     task_category = "pointwise"
+    samples_per_row = 1
 
     def __init__(self, config: DataConfig) -> None:
         self.labels = tuple(config.labels)
@@ -96,9 +105,8 @@ class PointwiseConverter:
             features[label] = column(batch, label).to_numpy(zero_copy_only=False)
         return pd.DataFrame(features, index=column(batch, ROW_COLUMN).to_numpy())
 
-    def pair_hash(self, batch: pa.Table) -> np.ndarray:
-        prompt = normalize(conversation_text(column(batch, "prompt")))
-        return hash_texts(prompt, pc.fill_null(column(batch, "response"), ""))
+    def hashes(self, batch: pa.Table) -> RowHashes:
+        return row_hashes(batch, ("response",))
 
     def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
         count = batch.num_rows
@@ -110,8 +118,8 @@ class PointwiseConverter:
             pa.array(np.arange(count + 1), type=pa.int32()),
             answer(count, column(batch, "response"), labels),
         )
-        hashes = self.pair_hash(batch) if pair_hashes is None else pair_hashes
-        ids = [f"{SOURCE}-{h:016x}" for h in hashes.tolist()]
+        hashes = self.hashes(batch).pair if pair_hashes is None else pair_hashes
+        ids = hex_ids(f"{SOURCE}-", hashes)
         meta = metadata(column(batch, ROW_COLUMN))
         return sample_table(ids, column(batch, "prompt"), answers, "pointwise", meta)
 
@@ -121,6 +129,7 @@ class PairwiseConverter:
 
     task_category = "pairwise"
     labels = ("preference", "strength")
+    samples_per_row = 2
 
     def __init__(self, config: DataConfig) -> None:
         self.kinds: dict[str, Kind] = {
@@ -139,26 +148,22 @@ class PairwiseConverter:
         )
         return pd.DataFrame(features, index=column(batch, ROW_COLUMN).to_numpy())
 
-    def pair_hash(self, batch: pa.Table) -> np.ndarray:
-        prompt = normalize(conversation_text(column(batch, "prompt")))
-        first = pc.fill_null(column(batch, "response_1"), "")
-        second = pc.fill_null(column(batch, "response_2"), "")
-        return hash_texts(prompt, first, second)
+    def hashes(self, batch: pa.Table) -> RowHashes:
+        return row_hashes(batch, ("response_1", "response_2"))
 
     def to_samples(self, batch: pa.Table, pair_hashes: np.ndarray | None = None) -> pa.Table:
         strength = pc.cast(column(batch, "preference_strength"), pa.int64())
-        hashes = self.pair_hash(batch) if pair_hashes is None else pair_hashes
-        pair_ids = [f"{h:016x}" for h in hashes.tolist()]
+        pairs = self.hashes(batch).pair if pair_hashes is None else pair_hashes
         first, second = column(batch, "response_1"), column(batch, "response_2")
         rows, prompt = column(batch, ROW_COLUMN), column(batch, "prompt")
-        forward = self._orders(pair_ids, "ab", prompt, first, second, strength, rows)
-        backward = self._orders(pair_ids, "ba", prompt, second, first, pc.negate(strength), rows)
+        forward = self._orders(pairs, "ab", prompt, first, second, strength, rows)
+        backward = self._orders(pairs, "ba", prompt, second, first, pc.negate(strength), rows)
         interleave = np.arange(2 * batch.num_rows).reshape(2, -1).T.ravel()
         return pa.concat_tables([forward, backward]).take(pa.array(interleave))
 
     def _orders(
         self,
-        pair_ids: list[str],
+        pairs: np.ndarray,
         order: str,
         prompt: pa.Array,
         a: pa.Array,
@@ -167,7 +172,7 @@ class PairwiseConverter:
         rows: pa.Array,
     ) -> pa.Table:
         """Samples answering (a, b); negative strength means `a` is better."""
-        count = len(pair_ids)
+        count = len(pairs)
         sign = pc.sign(strength)
         magnitude = pc.abs(strength)
         a_pref = pc.case_when(
@@ -192,7 +197,7 @@ class PairwiseConverter:
             pa.array(np.arange(0, 2 * count + 1, 2), type=pa.int32()),
             answers_flat.take(pa.array(interleave)),
         )
-        ids = [f"{SOURCE}-{pair}-{order}" for pair in pair_ids]
+        ids = hex_ids(f"{SOURCE}-", pairs, f"-{order}")
         meta = metadata(rows, f', "order": "{order}"')
         return sample_table(ids, prompt, answers, "pairwise", meta)
 
