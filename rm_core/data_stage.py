@@ -25,7 +25,12 @@ from rm_core.convert import Converter, get_converter
 from rm_core.convert.arrow_text import SLICE_ROWS
 from rm_core.errors import DataQualityError
 from rm_core.sources import RAW_COLUMN, ROW_COLUMN, FetchedSource, read_batches
-from rm_core.templates import PairwiseTemplate, PointwiseTemplate
+from rm_core.templates import (
+    MultiAttributeTemplate,
+    PairwiseTemplate,
+    PointwiseTemplate,
+    Template,
+)
 from rm_core.validate import ValidationReport, Validator, build_checks
 from rm_core.verl_rows import verl_rows
 
@@ -317,15 +322,16 @@ def _write_members(path: Path, members: np.ndarray, ids: pa.ChunkedArray) -> Non
     )
 
 
-def template_for(config: DataConfig) -> PointwiseTemplate | PairwiseTemplate:
-    """The judge template of the configured task: the one training and reward share."""
+def template_for(config: DataConfig) -> Template:
+    """The judge template of the configured task: the one training, reward and evaluation
+    share (pairwise; several dimensions at once; or one dimension)."""
+    prefix = config.template.answer_prefix
     if get_converter(config).task_category == "pairwise":
-        return PairwiseTemplate()
-    return PointwiseTemplate(
-        dimension=config.dimension,
-        max_score=config.max_score,
-        answer_prefix=config.template.answer_prefix,
-    )
+        return PairwiseTemplate(allow_tie=config.ties == "keep", answer_prefix=prefix)
+    if config.dimensions:
+        return MultiAttributeTemplate(config.dimensions, config.max_score, prefix)
+    return PointwiseTemplate(dimension=config.dimension, max_score=config.max_score,
+                             answer_prefix=prefix)
 
 
 def to_verl(
@@ -355,7 +361,7 @@ def _val_mask(split_result: SplitResult, sample_rows: int) -> np.ndarray:
 def _write_verl(
     split_result: SplitResult,
     out: Path,
-    template: PointwiseTemplate | PairwiseTemplate,
+    template: Template,
     batch_rows: int,
 ) -> dict[str, int]:
     """Each slice of samples rendered and appended to the verl file of its split."""

@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from rm_core.rewards import compute_score
-from rm_core.templates import PointwiseTemplate
+from rm_core.rewards import compute_score, template_kwargs
+from rm_core.templates import Template
 
 
 class ParseRate(BaseModel):
@@ -105,7 +105,7 @@ def generate(
 def parse_rate(
     model_dir: str | Path,
     val_parquet: Path,
-    template: PointwiseTemplate,
+    template: Template,
     limit: int = 16,
     samples: int = 4,
     max_new_tokens: int = 16,
@@ -125,11 +125,8 @@ def parse_rate(
     parsed, rewards, groups_with_signal = 0, [], 0
     for row, completions in zip(rows, outputs, strict=True):
         group = [
-            compute_score(
-                row["data_source"], text, row["reward_model"]["ground_truth"],
-                dimension=template.dimension, max_score=template.max_score,
-                answer_prefix=template.answer_prefix,
-            )
+            compute_score(row["data_source"], text, row["reward_model"]["ground_truth"],
+                          **template_kwargs(template))
             for text in completions
         ]
         parsed += sum(int(score["parsed"]) for score in group)

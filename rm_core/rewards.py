@@ -17,12 +17,24 @@ from rm_core.templates import (
     MultiAttributeTemplate,
     PairwiseTemplate,
     PointwiseTemplate,
+    Template,
 )
 
 
 def pointwise_reward(predicted: int, true: int, k: float = 2.0, max_score: int = 4) -> float:
     """exp(-k * |predicted - true| / max_score): 1 for exact, decaying with the error."""
     return math.exp(-k * abs(predicted - true) / max_score)
+
+
+def template_kwargs(template: Template) -> dict[str, Any]:
+    """`compute_score` keyword arguments that score answers to `template`'s prompts."""
+    if isinstance(template, PairwiseTemplate):
+        return {"allow_tie": template.allow_tie, "answer_prefix": template.answer_prefix}
+    chosen: dict[str, Any] = {"max_score": template.max_score,
+                              "answer_prefix": template.answer_prefix}
+    if isinstance(template, MultiAttributeTemplate):
+        return {**chosen, "dimensions": template.dimensions}
+    return {**chosen, "dimension": template.dimension}
 
 
 def compute_score(

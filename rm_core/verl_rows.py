@@ -3,7 +3,9 @@
 A verl row is `data_source`, `prompt` (chat messages the tokenizer's chat template
 renders), `ability`, `reward_model` = {style: "rule", ground_truth} and `extra_info`.
 The judge prompt is the template's, the ground truth is every label of the sample, and
-`extra_info` names the sample and the dimension the reward scores.
+`extra_info` names the sample and the dimension(s) the reward scores; a pairwise row
+also names its prompt and the responses shown as A and B (hashes of their texts), which
+the position-consistency and conflict metrics group by.
 """
 
 from __future__ import annotations
@@ -16,48 +18,51 @@ from rm_core.coerce import user_messages
 from rm_core.convert.arrow_text import (
     contiguous,
     conversation_text,
+    hex_ids,
+    normalize,
     one_each,
     pairwise_winner,
     repeat_text,
+    text_hashes,
 )
-from rm_core.templates import PairwiseTemplate, PointwiseTemplate
+from rm_core.templates import PairwiseTemplate, Template, asked_for
 
 
 def verl_rows(
     samples: pa.Table,
     split: str,
-    template: PointwiseTemplate | PairwiseTemplate,
+    template: Template,
     first_index: int = 0,
 ) -> pa.Table:
     """verl rows of one batch of samples belonging to `split`."""
     query = conversation_text(contiguous(samples.column("input")))
     outputs = contiguous(samples.column("output"))
     first = _first_answer(outputs)
-    if isinstance(template, PointwiseTemplate):
+    count = samples.num_rows
+    ids: dict[str, pa.Array] = {}
+    if isinstance(template, PairwiseTemplate):
+        first_text = pc.struct_field(first, "content")
+        second_text = pc.struct_field(pc.list_element(outputs, 1), "content")
+        prompt = template.render_batch(query, first_text, second_text)
+        ground_truth = _preference_truth(first)
+        ids = {"prompt_id": hex_ids("", text_hashes(normalize(query))),
+               "first_id": hex_ids("", text_hashes(first_text)),
+               "second_id": hex_ids("", text_hashes(second_text))}
+    else:
         prompt = template.render_batch(query, pc.struct_field(first, "content"))
         ground_truth = pc.struct_field(first, "label")
-        dimension = template.dimension
-    else:
-        second = pc.list_element(outputs, 1)
-        prompt = template.render_batch(
-            query, pc.struct_field(first, "content"), pc.struct_field(second, "content")
-        )
-        ground_truth = _preference_truth(first)
-        dimension = "preference"
-    count = samples.num_rows
     reward_model = pa.StructArray.from_arrays(
         [repeat_text("rule", count), ground_truth],
         names=["style", "ground_truth"],
     )
-    extra_info = pa.StructArray.from_arrays(
-        [
-            contiguous(samples.column("unique_id")),
-            repeat_text(split, count),
-            pa.array(np.arange(first_index, first_index + count, dtype=np.int64)),
-            repeat_text(dimension, count),
-        ],
-        names=["unique_id", "split", "index", "dimension"],
-    )
+    info = {
+        "unique_id": contiguous(samples.column("unique_id")),
+        "split": repeat_text(split, count),
+        "index": pa.array(np.arange(first_index, first_index + count, dtype=np.int64)),
+        "dimension": repeat_text(asked_for(template), count),
+        **ids,
+    }
+    extra_info = pa.StructArray.from_arrays(list(info.values()), names=list(info))
     task = contiguous(samples.column("task_category"))
     return pa.table(
         {

@@ -15,8 +15,8 @@ from rm_core.evaluation.pairwise import (
     position_consistency,
     preference_metrics,
 )
-from rm_core.rewards import compute_score
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate
+from rm_core.rewards import compute_score, template_kwargs
+from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 TRUTH = {"preference": "A", "strength": 2}
 HS2 = {"helpfulness": 3, "correctness": 4, "coherence": 2, "complexity": 1, "verbosity": 0}
@@ -170,3 +170,16 @@ def test_multi_attribute_config_names_only_known_labels() -> None:
         DataConfig(dimensions=("helpfulness", "charm"))
     with pytest.raises(ValidationError, match="not among dimensions"):
         DataConfig(dimensions=("helpfulness",), dimension_weights={"verbosity": 1})
+
+
+@pytest.mark.parametrize(("template", "answer", "truth"), [
+    (PointwiseTemplate(answer_prefix="<score>"), "3</score>", HS2),
+    (MultiAttributeTemplate(("helpfulness", "verbosity")),
+     "<helpfulness>3</helpfulness><verbosity>0</verbosity>", HS2),
+    (PairwiseTemplate(answer_prefix="<preference>"), "A</preference>", TRUTH),
+])
+def test_template_kwargs_score_a_perfect_answer_to_each_template(
+    template: PointwiseTemplate | MultiAttributeTemplate | PairwiseTemplate, answer: str,
+    truth: dict,
+) -> None:
+    assert compute_score("hs2", answer, truth, **template_kwargs(template))["score"] == 1.0

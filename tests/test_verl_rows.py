@@ -17,7 +17,7 @@ from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SplitConfig
 from rm_core.data_stage import VerlResult
 from rm_core.schema import read_samples
 from rm_core.sources import fetch
-from rm_core.templates import PairwiseTemplate, PointwiseTemplate
+from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 Row = dict[str, Any]
 CHATML = (
@@ -212,6 +212,32 @@ def test_pairwise_verl_ground_truth(
         assert row["prompt"][0]["content"] == template.render(source["prompt"], first, second)
         seen.add((source["prompt"], order))
     assert len(seen) == 2 * len(rows)
+    by_uid = {row["extra_info"]["unique_id"]: row["extra_info"] for row in table}
+    for uid, info in by_uid.items():
+        if uid.endswith("-ab"):
+            other = by_uid[uid[:-3] + "-ba"]
+            assert other["prompt_id"] == info["prompt_id"]
+            assert (other["first_id"], other["second_id"]) == (info["second_id"],
+                                                               info["first_id"])
+    assert len({info["prompt_id"] for info in by_uid.values()}) == len(rows)
+
+
+def test_multi_attribute_verl_rows_ask_for_every_dimension(
+    tmp_path: Path,
+    write_rows: Callable[..., Path],
+    make_pointwise_row: Callable[..., Row],
+    local_config: Callable[..., DataConfig],
+) -> None:
+    rows = [make_pointwise_row(i) for i in range(8)]
+    config, result = _to_verl(tmp_path, write_rows("multi.jsonl", rows), local_config,
+                              dimensions=("helpfulness", "verbosity"))
+    template = data_stage.template_for(config)
+    assert template == MultiAttributeTemplate(("helpfulness", "verbosity"))
+    for row in pq.read_table(result.train_path).to_pylist():
+        assert row["extra_info"]["dimension"] == "helpfulness+verbosity"
+        assert "<helpfulness>X</helpfulness>\n<verbosity>X</verbosity>" in (
+            row["prompt"][0]["content"])
+        assert set(HELPSTEER2_ATTRIBUTES) <= set(row["reward_model"]["ground_truth"])
 
 
 # --- templates: render / render_batch agree, parsers are strict ---
