@@ -330,3 +330,31 @@ def test_parse_is_fast_on_adversarial_output() -> None:
 def test_pairwise_parse(text: str, allow_tie: bool, expected: str | None) -> None:
     """A, B or (when allowed) tie from the last <preference> tag."""
     assert PairwiseTemplate(allow_tie=allow_tie).parse(text) == expected
+
+
+def test_chosen_rejected_pairs_become_both_orders_with_the_chosen_preferred(
+    tmp_path: Path, write_rows: Callable[..., Path], local_config: Callable[..., DataConfig],
+) -> None:
+    rows = [{"prompt": f"Question {i}?", "chosen": f"good answer {i}", "rejected": f"bad {i}"}
+            for i in range(6)]
+    rows.append({"prompt": "Question x?", "chosen": "fine", "rejected": ""})
+    config = local_config(write_rows("pairs.jsonl", rows), converter="chosen_rejected_pairwise",
+                          split=SplitConfig(val_fraction=0.25, seed=3))
+    root = tmp_path / "artifacts"
+    ingested = data_stage.ingest(fetch(config.source, tmp_path), config, root)
+    assert (ingested.sample_rows, ingested.quarantined_rows) == (12, 1)
+    quarantined = pq.read_table(ingested.quarantine_path).to_pylist()
+    assert quarantined[0]["source_row"] == 6 and quarantined[0]["reason"]
+
+    result = data_stage.to_verl(data_stage.split(ingested, config, root), config, root)
+    table = pq.read_table(result.train_path).to_pylist() + pq.read_table(
+        result.val_path).to_pylist()
+    assert len(table) == 12
+    for row in table:
+        order = row["extra_info"]["unique_id"][-2:]
+        assert row["extra_info"]["unique_id"].startswith("pairs-")
+        expected = "A" if order == "ab" else "B"
+        assert row["reward_model"]["ground_truth"]["preference"] == expected
+        good_first = row["prompt"][0]["content"].index("good answer") < row["prompt"][0][
+            "content"].index("bad ")
+        assert good_first == (order == "ab")

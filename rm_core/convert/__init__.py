@@ -70,4 +70,4 @@ def get_converter(config: DataConfig) -> Converter:
 
 
 def _load_builtin() -> None:
-    from rm_core.convert import helpsteer2  # noqa: F401  (registers on import)
+    from rm_core.convert import helpsteer2, pairs  # noqa: F401  (register on import)

@@ -69,7 +69,8 @@ def metadata(rows: pa.Array, extra: str = "") -> pa.Array:
 
 
 def sample_table(
-    unique_ids: pa.Array, prompt: pa.Array, answers: pa.ListArray, task: str, meta: pa.Array
+    unique_ids: pa.Array, prompt: pa.Array, answers: pa.ListArray, task: str, meta: pa.Array,
+    source: str = SOURCE,
 ) -> pa.Table:
     """Assemble a DataSample table from its columns."""
     count = len(unique_ids)
@@ -79,7 +80,7 @@ def sample_table(
             unique_ids,
             prompt,
             answers,
-            repeat_text(SOURCE, count),
+            repeat_text(source, count),
             repeat_text(task, count),
             meta,
         ],
@@ -130,6 +131,7 @@ class PairwiseConverter:
     task_category = "pairwise"
     labels = ("preference", "strength")
     samples_per_row = 2
+    source = SOURCE
 
     def __init__(self, config: DataConfig) -> None:
         self.kinds: dict[str, Kind] = {
@@ -197,9 +199,9 @@ class PairwiseConverter:
             pa.array(np.arange(0, 2 * count + 1, 2), type=pa.int32()),
             answers_flat.take(pa.array(interleave)),
         )
-        ids = hex_ids(f"{SOURCE}-", pairs, f"-{order}")
+        ids = hex_ids(f"{self.source}-", pairs, f"-{order}")
         meta = metadata(rows, f', "order": "{order}"')
-        return sample_table(ids, prompt, answers, "pairwise", meta)
+        return sample_table(ids, prompt, answers, "pairwise", meta, self.source)
 
 
 @register("helpsteer2_pointwise")
