@@ -28,6 +28,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.headline import headline  # noqa: E402
+
 TARGET = 0.10
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = seconds / cold
         verdict = "PASS" if ratio <= TARGET else "MISS"
         print(f"| {name} | {seconds:.1f} | {ratio:.3f} | <= {TARGET:.2f} | {verdict} |")
+        headline("cached_rerun", f"{name} / cold", f"{ratio:.3f}", f"{cold:.1f} s cold run",
+                 f"<= {TARGET:.2f}", verdict)
     return 0
 
 

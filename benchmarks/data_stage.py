@@ -303,6 +303,21 @@ def table(args: argparse.Namespace, runs: dict[str, tuple[dict[str, Any], float]
     return "\n".join(lines)
 
 
+def headlines(runs: dict[str, tuple[dict[str, Any], float]]) -> None:
+    """The two targets as RESULT lines, for run_all.py's summary."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from benchmarks.headline import headline
+
+    (base, base_rss), (result, stage_rss) = runs["baseline"], runs["stage"]
+    ratio = result["steps"]["total"]["seconds"] / base["seconds"]
+    headline("data_stage", "stage / baseline time", f"{ratio:.2f}x",
+             f"{base['seconds']:.2f} s pyarrow copy", f"<= {RATIO_TARGET:g}x",
+             verdict(ratio <= RATIO_TARGET))
+    headline("data_stage", "peak RSS of the stage", f"{stage_rss:,.0f} MB",
+             f"{base_rss:,.0f} MB pyarrow copy", f"<= {RSS_TARGET_MB:,.0f} MB",
+             verdict(stage_rss <= RSS_TARGET_MB))
+
+
 def step_table(result: dict[str, Any]) -> str:
     """Per step: wall and CPU seconds, share of the stage, peak RSS by the step's end."""
     steps = result["steps"]
@@ -378,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = count_checks(args.rows, runs["stage"][0], sum(injected.values()))
     for text, ok in checks:
         print(f"- {'OK  ' if ok else 'FAIL'} {text}")
+    headlines(runs)
     return 0 if all(ok for _, ok in checks) else 1
 
 

@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.common import model_folder, val_parquet  # noqa: E402
+from benchmarks.headline import headline  # noqa: E402
 
 if TYPE_CHECKING:
     from rm_core.evaluation.backends import TransformersBackend
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbatched / one-at-a-time speed: {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x: "
           f"{verdict}); greedy predictions agree on {agree}/{len(prompts)} prompts; "
           f"tokens {single_tokens} vs {batched_tokens}")
+    headline("eval_throughput", "batched / one-at-a-time speed", f"{ratio:.2f}x",
+             f"{single_s:.1f} s one at a time", f">= {TARGET_RATIO:.0f}x", verdict)
     return 0
 
 

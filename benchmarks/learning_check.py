@@ -35,6 +35,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.headline import headline  # noqa: E402
 from rm_core import data_stage  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
 from rm_core.data_stage import VerlResult  # noqa: E402
@@ -122,6 +123,8 @@ def verdict(rewards: list[float], window: int) -> bool:
     print(f"mean reward, last {window} steps:  {last:.4f}  ({last - first:+.4f})")
     print("PASS: GRPO moved the policy towards the reward" if passed
           else "FAIL: the reward did not rise")
+    headline("learning_check", f"mean reward, last {window} steps", f"{last:.3f}",
+             f"{first:.3f} (first {window} steps)", "> first", "PASS" if passed else "FAIL")
     return passed
 
 

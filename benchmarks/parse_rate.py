@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.common import model_folder, val_parquet  # noqa: E402
+from benchmarks.headline import headline  # noqa: E402
 from rm_core.templates import SCALE_ANCHORS, PointwiseTemplate  # noqa: E402
 
 Message = dict[str, str]
@@ -328,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.temperature}, max {args.max_new_tokens} new tokens, model {args.model}\n")
     print(table(outcomes, args.samples))
     print("\n" + "\n".join(f"* {o.variant}: {o.description}" for o in outcomes))
+    best = max(outcomes, key=lambda o: o.sampled_parse)
+    seed = next((f"{o.sampled_parse:.0%} seed prompt" for o in outcomes if o.variant == "seed"),
+                "-")
+    headline("parse_rate", f"best sampled parse rate ({best.variant})",
+             f"{best.sampled_parse:.0%}", seed)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "variants": {
             name: asdict(VARIANTS[name]) for name in args.variants.split(",")},

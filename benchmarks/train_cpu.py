@@ -43,6 +43,7 @@ from typing import Any, Self
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.headline import headline  # noqa: E402
 from rm_core import data_stage  # noqa: E402
 from rm_core.artifacts import is_complete, read_result  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
@@ -307,6 +308,10 @@ def main() -> None:
     print(markdown(rows))
     print()
     print(markdown(summary(log, sampler, rows[-1]["update GFLOP/s"], peaks)))
+    headline("train_cpu", "s per GRPO step (mean)", f"{rows[-1]['step s']:.1f} s")
+    mfu = rows[-1]["update GFLOP/s"] / peaks["float32"]
+    headline("train_cpu", "actor update MFU", f"{mfu:.1%}",
+             f"{peaks['float32']:.0f} GFLOP/s fp32 matmul")
 
 
 if __name__ == "__main__":
