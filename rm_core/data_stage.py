@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -405,6 +406,10 @@ class RowGroupWriter:
         self._pending: list[pa.Table] = []
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None
+        # Encoding and compressing a row group releases the GIL: one group is written on
+        # this thread while the caller converts the next (at most one in flight).
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self._in_flight: Future[None] | None = None
 
     def append(self, table: pa.Table) -> None:
         """Queue `table`; an empty one only fixes the schema of a file left empty."""
@@ -419,16 +424,27 @@ class RowGroupWriter:
         if self._pending:
             table = pa.concat_tables(self._pending)
             self._pending = []
+            self._wait()
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self.path, table.schema, **WRITE_OPTIONS)
-            self._writer.write_table(table)
+            self._in_flight = self._io.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        """Let the group in flight finish; its write error is raised here."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
     def close(self) -> None:
         """Write what is queued and close; a file that got no rows is written empty."""
         try:
             self._flush()
+            self._wait()
             if self._writer is None and self._schema is not None:
                 pq.write_table(self._schema.empty_table(), self.path, **WRITE_OPTIONS)
         finally:
+            if self._in_flight is not None:
+                self._in_flight.exception()  # never close the file under a running write
+            self._io.shutdown(wait=True)
             if self._writer is not None:
                 self._writer.close()
