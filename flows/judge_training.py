@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import Flow
+from prefect import Flow, flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
 from pydantic import BaseModel
@@ -113,7 +112,30 @@ def train_and_evaluate(config_path: str, config: ExperimentConfig,
     return JudgeTrainResult(train=trained, evaluation=evaluation)
 
 
-def run_cli(train: Callable[..., JudgeTrainResult], default_config: str, description: str,
+def training_flow(name: str, kind: JudgeKind, default_config: str, description: str
+                  ) -> Flow[..., JudgeTrainResult]:
+    """The Prefect flow `name` training judges of `kind`, with the parameters users change
+    most often (they show in the UI and in `prefect deployment run -p`)."""
+
+    def train(
+        config_path: str = default_config,
+        max_steps: int | None = None,
+        model_path: str | None = None,
+        profile: str | None = None,
+        ray_address: str | None = None,
+        artifacts_dir: str | None = None,
+        force: bool = False,
+    ) -> JudgeTrainResult:
+        config = load_run_config(config_path, kind, max_steps, model_path, profile,
+                                 ray_address, artifacts_dir)
+        return train_and_evaluate(config_path, config, force)
+
+    train.__name__ = train.__qualname__ = name.replace("-", "_")
+    train.__doc__ = description
+    return flow(name=name, log_prints=True, on_cancellation=[stop_jobs_on_cancellation])(train)
+
+
+def run_cli(train: Flow[..., JudgeTrainResult], default_config: str, description: str,
             argv: list[str] | None) -> int:
     """Command line entry of a training flow: run it, say what it produced, no tracebacks."""
     parser = argparse.ArgumentParser(description=description)
@@ -130,7 +152,7 @@ def run_cli(train: Callable[..., JudgeTrainResult], default_config: str, descrip
         result = train(args.config, args.max_steps, args.model, args.profile,
                        args.ray_address, args.artifacts_dir, args.force)
     except RmPipelineError as exc:
-        print(f"{train.__name__.replace('_', '-')} failed: {exc}", file=sys.stderr)
+        print(f"{train.name} failed: {exc}", file=sys.stderr)
         return 1
     if result.skipped:
         print(f"skipped: {result.skipped}")

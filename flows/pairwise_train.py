@@ -9,34 +9,15 @@ from __future__ import annotations
 
 import sys
 
-from prefect import flow
-
-from flows.judge_training import (
-    JudgeTrainResult,
-    load_run_config,
-    run_cli,
-    stop_jobs_on_cancellation,
-    train_and_evaluate,
-)
+from flows.judge_training import run_cli, training_flow
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
 
-
-@flow(name="pairwise-train", log_prints=True, on_cancellation=[stop_jobs_on_cancellation])
-def pairwise_train(
-    config_path: str = DEFAULT_CONFIG,
-    max_steps: int | None = None,
-    model_path: str | None = None,
-    profile: str | None = None,
-    ray_address: str | None = None,
-    artifacts_dir: str | None = None,
-    force: bool = False,
-) -> JudgeTrainResult:
-    """Train a pairwise judge with GRPO, evaluate its checkpoints in both answer orders,
-    promote the best if it beats the champion; every stage cached."""
-    config = load_run_config(config_path, "pairwise", max_steps, model_path, profile,
-                             ray_address, artifacts_dir)
-    return train_and_evaluate(config_path, config, force)
+pairwise_train = training_flow(
+    "pairwise-train", "pairwise", DEFAULT_CONFIG,
+    "Train a pairwise judge with GRPO, evaluate its checkpoints in both answer orders, "
+    "promote the best if it beats the champion; every stage cached.",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
