@@ -18,11 +18,13 @@ class CheckpointError(RmPipelineError):
 
 
 def checkpoint_steps(checkpoint_dir: Path) -> dict[int, Path]:
-    """Step -> `global_step_N` folder, for every step verl saved under `checkpoint_dir`."""
+    """Step -> `global_step_N` folder, for every step whose model verl still keeps under
+    `checkpoint_dir` (past `max_checkpoints_to_keep` it deletes `actor/` but leaves the
+    folder with the dataloader state)."""
     steps = {}
     for child in checkpoint_dir.iterdir() if checkpoint_dir.is_dir() else ():
         match = _STEP.match(child.name)
-        if match and child.is_dir():
+        if match and (child / "actor").is_dir():
             steps[int(match.group(1))] = child
     if not steps:
         raise CheckpointError(f"no global_step_N checkpoints in {checkpoint_dir}")

@@ -132,3 +132,11 @@ def test_multi_attribute_report_has_a_row_per_model_and_a_column_per_dimension(
                                         tmp_path))
     assert "| model | helpfulness | correctness |" in text
     assert text.count("reward 1.000") == 2
+
+
+def test_steps_whose_model_verl_deleted_are_not_candidates(tmp_path: Path) -> None:
+    checkpoints = tmp_path / "run" / "checkpoints"
+    (checkpoints / "global_step_1").mkdir(parents=True)  # past max_checkpoints_to_keep
+    (checkpoints / "global_step_1" / "data.pt").write_bytes(b"dataloader state")
+    (checkpoints / "global_step_2" / "actor").mkdir(parents=True)
+    assert list(stage.run_checkpoints(tmp_path / "run")) == [2]

@@ -6,11 +6,20 @@ up again, status, deployments, a deployed run through the worker, down.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
+import psutil
 import pytest
 import yaml
 from conftest import free_port, stack_cli
@@ -22,6 +31,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateName,
 )
+from prefect.states import Cancelling
+from ray.job_submission import JobSubmissionClient
 from test_flow_pointwise_train import TINY_TRAINING, write_config
 
 from deployments.state import StackSettings, StackState
@@ -162,6 +173,111 @@ def test_a_failed_run_exits_non_zero_with_the_state(stack: StackSettings,
     assert "pointwise-train/manual ended Failed" in done.stderr
     assert "has no `training` section" in done.stdout  # the run's own error, from its log
     assert f"http://127.0.0.1:{stack.prefect_port}/runs/flow-run/" in done.stderr
+
+
+def listeners(pids: set[int]) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket of these processes."""
+    found = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for conn in psutil.Process(pid).net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    found.add((conn.laddr.ip, conn.laddr.port))
+    return found
+
+
+def process_tree(pid: int) -> set[int]:
+    return {pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))}
+
+
+def test_the_stack_listens_only_where_the_readme_says(stack: StackSettings) -> None:
+    state = StackState.load(stack)
+    assert state.server and state.worker and state.ray
+    head = LocalRayCluster.attach(state.ray)
+    prefect = listeners(process_tree(state.server.pid) | process_tree(state.worker.pid))
+    # The server's API and UI port, plus loopback-only ports of its own (e.g. services).
+    assert ("127.0.0.1", stack.prefect_port) in prefect
+    assert {ip for ip, _ in prefect} == {"127.0.0.1"}, f"Prefect listens on {prefect}"
+
+    ray = listeners({pid for pid, _ in head.processes()})
+    dashboard = {(ip, port) for ip, port in ray if port == stack.ray_port}
+    assert dashboard == {("127.0.0.1", stack.ray_port)}, f"Ray dashboard on {dashboard}"
+    # Ray's core ports (GCS, raylet, object manager, workers, drivers) listen on every
+    # interface whatever the node address: the token guards them, and the job API too.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{stack.ray_port}/api/jobs/", timeout=10)
+    assert refused.value.code in (401, 403)
+
+
+def start_training(stack: StackSettings, config: Path, artifacts: Path
+                   ) -> tuple[UUID, JobSubmissionClient, Any]:
+    """A pointwise-train/manual run through the worker, once its Ray job is running:
+    (flow run id, the stack head's job client, the job's details)."""
+    with SyncPrefectClient(stack.api_url) as client:
+        deployment = client.read_deployment_by_name("pointwise-train/manual")
+        run = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"config_path": str(config),
+                                       "artifacts_dir": str(artifacts)})
+    state = StackState.load(stack)
+    assert state.ray is not None
+    ray = LocalRayCluster.attach(state.ray).client()
+
+    def running_job() -> Any:
+        return next((job for job in ray.list_jobs() if job.status == "RUNNING"
+                     and (job.metadata or {}).get("run_id") == str(run.id)), None)
+
+    job = wait_for(running_job, timeout_s=600)
+    assert job is not None, f"run {run.id} never started its Ray job"
+    return run.id, ray, job
+
+
+def steps(count: int) -> dict[str, Any]:
+    return {**TINY_TRAINING, "grpo": {**TINY_TRAINING["grpo"], "total_training_steps": count}}
+
+
+def test_cancelling_a_running_training_run_stops_its_ray_job(stack: StackSettings,
+                                                             tmp_path: Path) -> None:
+    config = write_config(tmp_path / "long.yaml", steps(500))
+    run_id, ray, job = start_training(stack, config, tmp_path / "art")
+    with SyncPrefectClient(stack.api_url) as client:
+        client.set_flow_run_state(run_id, Cancelling())
+    assert wait_for(lambda: ray.get_job_status(job.submission_id) == "STOPPED", 180), (
+        f"Ray job {job.submission_id} still {ray.get_job_status(job.submission_id)} "
+        "after the run was cancelled")
+    with SyncPrefectClient(stack.api_url) as client:
+        assert wait_for(lambda: client.read_flow_run(run_id).state.is_cancelled(), 120)
+
+
+def test_a_run_whose_worker_died_is_taken_over_without_a_second_job(stack: StackSettings,
+                                                                    tmp_path: Path) -> None:
+    config = write_config(tmp_path / "twelve.yaml", steps(12))
+    _, ray, job = start_training(stack, config, tmp_path / "art")
+    worker = StackState.load(stack).worker
+    assert worker is not None
+    for pid in sorted(process_tree(worker.pid), reverse=True):  # the worker and its run
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    restarted = stack_cli("stack", "up", *options(stack), timeout=300)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+
+    done = stack_cli("run", str(config), "--artifacts-dir", str(tmp_path / "art"),
+                     *options(stack), timeout=900)
+
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    stage_jobs = [other.submission_id for other in ray.list_jobs()
+                  if (other.metadata or {}).get("stage") == job.metadata["stage"]]
+    assert stage_jobs == [job.submission_id], "a second job trained the same stage"
+    assert ray.get_job_status(job.submission_id) == "SUCCEEDED"
+
+
+def wait_for(probe: Callable[[], Any], timeout_s: float) -> Any:
+    """The first truthy value `probe` returns within `timeout_s`, else None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(1)
+    return None
 
 
 def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> None:

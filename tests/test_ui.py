@@ -11,8 +11,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import stack_cli
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
+)
+from test_flow_pointwise_train import TINY_TRAINING, write_config
 
 from deployments.state import StackSettings
 
@@ -75,3 +82,34 @@ def test_a_scheduled_pointwise_train_run_opens_in_the_ui(stack: StackSettings,
     body = page.locator("body")
     for text in ("pointwise-train", "nightly", "Scheduled", "local-process"):
         sync_api.expect(body).to_contain_text(text, timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def completed_run(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The id of a tiny pointwise-train/manual run that went through the stack's worker."""
+    work = tmp_path_factory.mktemp("ui-run")
+    config = write_config(work / "tiny.yaml", TINY_TRAINING)
+    done = stack_cli("run", str(config), "--artifacts-dir", str(work / "art"),
+                     "--state-dir", str(stack.state_dir), "--prefect-port",
+                     str(stack.prefect_port), "--ray-port", str(stack.ray_port), timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    return done.stdout.split("[run] flow run: ")[1].split()[0].rsplit("/", 1)[1]
+
+
+def test_the_completed_run_its_task_runs_and_its_evaluation_artifact_show(
+    stack: StackSettings, page: sync_api.Page, completed_run: str
+) -> None:
+    """In the UI's current (v2) pages: the v1 task-run list of Prefect 3.8.8 stays empty."""
+    body = page.locator("body")
+    page.goto(f"{stack.ui_url}/v2/runs/flow-run/{completed_run}")
+    sync_api.expect(body).to_contain_text("Completed", timeout=TIMEOUT_MS)
+    page.get_by_text("Task Runs", exact=True).first.click()
+    for task in ("prepare-model", "check-for-changes", "check-learning-signal", "train-judge"):
+        sync_api.expect(body).to_contain_text(task, timeout=TIMEOUT_MS)
+    with SyncPrefectClient(stack.api_url) as client:
+        report = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["evaluation-report"])))
+    assert report, "no evaluation-report artifact"
+    page.goto(f"{stack.ui_url}/v2/artifacts/artifact/{report[0].id}")
+    sync_api.expect(body).to_contain_text("Best candidate", timeout=TIMEOUT_MS)
+    sync_api.expect(body).to_contain_text("mean reward", timeout=TIMEOUT_MS)

@@ -82,5 +82,6 @@ def training_job(
         submission_id=submission_id(run_id),
         entrypoint=shlex.join([*command, *overrides]),
         runtime_env=runtime_env,
-        metadata={"run_id": run_id, "profile": spec.profile, "tool": "rm-pipeline"},
+        metadata={"run_id": run_id, "stage": paths.experiment_name, "profile": spec.profile,
+                  "tool": "rm-pipeline"},
     )

@@ -94,6 +94,15 @@ def run_paths(spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path,
     )
 
 
+def active_stage_job(client: JobSubmissionClient, stage: str) -> str | None:
+    """A pending or running job already training this stage, e.g. left by an orchestrator
+    run whose worker died: the new run follows it instead of starting a duplicate."""
+    for job in client.list_jobs():
+        if (job.metadata or {}).get("stage") == stage and job.status in ACTIVE:
+            return job.submission_id
+    return None
+
+
 def live_submission_id(client: JobSubmissionClient, base_id: str, attempts: int = 50) -> str:
     """The first attempt id of `base_id` that is unused or still running or succeeded.
 
@@ -128,7 +137,8 @@ def train(
         return TrainResult.model_validate(read_result(out))
     out.mkdir(parents=True, exist_ok=True)
     job = training_job(spec, paths, run_id, secrets)
-    job_id = live_submission_id(client, submission_id(run_id, out.name))
+    job_id = active_stage_job(client, out.name) or live_submission_id(
+        client, submission_id(run_id, out.name))
     submit_or_attach(client, job_id, job.entrypoint, job.runtime_env, job.metadata)
 
     def consume(lines: list[str]) -> None:
