@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,3 +176,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     finally:
         down = stack_cli("stack", "down", *options)
         assert down.returncode == 0, down.stdout + down.stderr
+
+
+def wait_for(probe: Callable[[], Any], timeout_s: float) -> Any:
+    """The first truthy value `probe` returns within `timeout_s`, else None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(1)
+    return None

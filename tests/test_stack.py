@@ -14,7 +14,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,7 +21,7 @@ from uuid import UUID
 import psutil
 import pytest
 import yaml
-from conftest import free_port, stack_cli
+from conftest import free_port, stack_cli, wait_for
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -268,16 +267,6 @@ def test_a_run_whose_worker_died_is_taken_over_without_a_second_job(stack: Stack
                   if (other.metadata or {}).get("stage") == job.metadata["stage"]]
     assert stage_jobs == [job.submission_id], "a second job trained the same stage"
     assert ray.get_job_status(job.submission_id) == "SUCCEEDED"
-
-
-def wait_for(probe: Callable[[], Any], timeout_s: float) -> Any:
-    """The first truthy value `probe` returns within `timeout_s`, else None."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(1)
-    return None
 
 
 def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import stack_cli
+from conftest import stack_cli, wait_for
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -74,8 +74,9 @@ def test_a_scheduled_pointwise_train_run_opens_in_the_ui(stack: StackSettings,
                                                          page: sync_api.Page) -> None:
     with SyncPrefectClient(stack.api_url) as client:
         nightly = client.read_deployment_by_name("pointwise-train/nightly")
-        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(
-            id=DeploymentFilterId(any_=[nightly.id])), limit=1)
+        # The scheduler creates the runs on its own loop, up to a minute after deploying.
+        runs = wait_for(lambda: client.read_flow_runs(deployment_filter=DeploymentFilter(
+            id=DeploymentFilterId(any_=[nightly.id])), limit=1), timeout_s=150)
     assert runs, "no scheduled run of pointwise-train/nightly"
     page.goto(stack.flow_run_url(runs[0].id))
     page.get_by_text(runs[0].name).first.wait_for()
