@@ -19,12 +19,11 @@ from prefect.runtime import flow_run
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.artifacts import code_version
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
-from rm_core.data_stage import template_for
+from rm_core.data_stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation import stage
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
-from rm_core.templates import PairwiseTemplate
 from rm_core.training.spec import WandbSettings
 from tasks.evaluation import (
     champion_model,
@@ -68,7 +67,7 @@ def evaluate_checkpoints(
     root, settings = config.artifacts_dir, config.evaluation
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
-    pairwise = isinstance(template_for(config.data), PairwiseTemplate)
+    pairwise = judge_kind(config.data) == "pairwise"
     try:
         metric = resolved_metric(settings, pairwise)
     except ValueError as exc:

@@ -19,10 +19,9 @@ from pydantic import BaseModel
 from flows.evaluate_checkpoints import evaluate_checkpoints
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
-from rm_core.data_stage import template_for
+from rm_core.data_stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation.report import EvaluationSummary
-from rm_core.templates import PairwiseTemplate
 from rm_core.training.run import TrainResult, train_key
 from tasks.evaluation import check_for_changes
 from tasks.training import (
@@ -57,11 +56,6 @@ def overrides(max_steps: int | None, model_path: str | None, profile: str | None
     return {key: value for key, value in chosen.items() if value is not None}
 
 
-def judge_kind(config: ExperimentConfig) -> JudgeKind:
-    """Pairwise when the data converter yields preference pairs, else pointwise."""
-    return "pairwise" if isinstance(template_for(config.data), PairwiseTemplate) else "pointwise"
-
-
 def load_run_config(
     config_path: str,
     kind: JudgeKind,
@@ -76,9 +70,10 @@ def load_run_config(
     config = load_experiment(path, overrides(max_steps, model_path, profile, ray_address))
     if config.training is None:
         raise ConfigError(f"{path} has no `training` section")
-    if judge_kind(config) != kind:
-        raise ConfigError(f"{path} describes a {judge_kind(config)} judge: run "
-                          f"{judge_kind(config)}-train with it, not {kind}-train")
+    actual = judge_kind(config.data)
+    if actual != kind:
+        raise ConfigError(f"{path} describes a {actual} judge: run {actual}-train with it, "
+                          f"not {kind}-train")
     if artifacts_dir:
         config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
     return config

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -333,6 +334,12 @@ def template_for(config: DataConfig) -> Template:
         return MultiAttributeTemplate(config.dimensions, config.max_score, prefix)
     return PointwiseTemplate(dimension=config.dimension, max_score=config.max_score,
                              answer_prefix=prefix)
+
+
+def judge_kind(config: DataConfig) -> Literal["pointwise", "pairwise"]:
+    """Pairwise when the converter yields preference pairs, else pointwise (one or more
+    scored dimensions)."""
+    return "pairwise" if isinstance(template_for(config), PairwiseTemplate) else "pointwise"
 
 
 def to_verl(
