@@ -219,7 +219,6 @@ def _redact(line: str, secrets: Iterable[str]) -> str:
     return line
 
 
-
 def stop_training_jobs(config: RayConfig, run_id: str) -> list[str]:
     """Stop the training jobs a run left on an external cluster (a local head started by
     the run stops with the run's process)."""

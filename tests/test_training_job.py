@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
     cluster: LocalRayCluster, workspace: dict
 ) -> None:
-    spec = tiny_spec()
+    spec = tiny_spec(wandb={"enabled": True})
     out, paths = start(spec, workspace, "ok")
     lines: list[str] = []
     monitor = TrainingMonitor(total_steps=run.expected_steps(spec, workspace["verl"].train_rows))
@@ -32,8 +32,15 @@ def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
     assert result.last_step == 2
     assert [row["step"] for row in result.metrics] == [1, 2]
     assert all(row["reward mean"] is not None for row in result.metrics)
+    # the judge's own fields, added to verl's step metrics by the worker setup hook
+    assert all(0 <= row["parse rate"] <= 1 and 0 <= row["acc"] <= row["parse rate"]
+               for row in result.metrics)
+    assert all(0 <= row["abs error"] <= 4 for row in result.metrics)
     assert any("using customized reward function 'compute_score'" in line for line in lines)
     assert any("Using dataset class: JudgeRLDataset" in line for line in lines)
+    # W&B (offline) is finished when training returns, not at exit after its service died
+    assert list((out / "wandb").glob("offline-run-*/*.wandb")), "no offline W&B run"
+    assert not [line for line in lines if "Traceback" in line]
     steps = checkpoint_steps(result.checkpoint_dir)
     assert sorted(steps) == [1, 2]
 

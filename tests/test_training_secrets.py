@@ -9,7 +9,7 @@ import pytest
 
 from rm_core.training.job import training_job
 from rm_core.training.spec import RunPaths, TrainSpec
-from tasks.training import _redact, _secrets
+from tasks.training import RayTarget, _auth_env, _redact, _secrets
 
 SECRET = "wandb-key-0123456789abcdef"
 PATHS = RunPaths(model=Path("/m"), train_files=Path("/t.parquet"), val_files=Path("/v.parquet"),
@@ -20,6 +20,29 @@ PATHS = RunPaths(model=Path("/m"), train_files=Path("/t.parquet"), val_files=Pat
 def test_the_wandb_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", SECRET)
     assert _secrets() == {"WANDB_API_KEY": SECRET}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_secrets_come_from_prefect_secret_blocks_when_the_environment_lacks_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.blocks.system import Secret
+
+    for name in ("WANDB_API_KEY", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
+                 "RM_PIPELINE_RAY_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    Secret(value=SECRET).save("wandb-api-key", overwrite=True)
+    Secret(value="ray-token-from-a-block").save("ray-auth-token", overwrite=True)
+    try:
+        assert _secrets() == {"WANDB_API_KEY": SECRET}
+        remote = RayTarget(address="http://gpu-head:8265")
+        assert _auth_env(remote) == {"RAY_AUTH_TOKEN": "ray-token-from-a-block"}
+        monkeypatch.setenv("RAY_AUTH_TOKEN", "ray-token-from-env")
+        assert _auth_env(remote) == {"RAY_AUTH_TOKEN": "ray-token-from-env"}
+    finally:
+        Secret.delete("wandb-api-key")
+        Secret.delete("ray-auth-token")
+    assert _secrets() == {}
 
 
 def test_secrets_go_to_env_vars_only() -> None:

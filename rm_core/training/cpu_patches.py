@@ -2,8 +2,9 @@
 
 verl 0.5.0 assumes an accelerator in a handful of places; each function below fixes one
 of them (FACTS.md 3.1-3.5). `apply()` runs in the job driver (launcher) and, through
-the job's runtime_env `worker_process_setup_hook`, in every Ray worker. Nothing else in
-the code base knows about these patches: the cpu profile only asks for them.
+the job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray worker.
+Nothing else in the code base knows about these patches: the cpu profile only asks for
+them.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict
 
 from rm_core.config import REPO_ROOT
 from rm_core.training.spec import RunPaths, TrainSpec, job_env, verl_overrides
+from rm_core.training.worker_setup import CPU_PATCHES_VAR
 
 REWARD_FILE = Path("rm_core/rewards.py")
-CPU_PATCHES_HOOK = "rm_core.training.cpu_patches.apply"
+WORKER_SETUP_HOOK = "rm_core.training.worker_setup.setup"
 CODE_EXCLUDES = [
     ".git",
     ".venv",
@@ -73,11 +74,12 @@ def training_job(
         "working_dir": str(code_dir),
         "excludes": CODE_EXCLUDES,
         "env_vars": {**job_env(spec), **dict(secrets or {})},
+        "worker_process_setup_hook": WORKER_SETUP_HOOK,
     }
     if spec.wandb.enabled:
         runtime_env["env_vars"]["WANDB_DIR"] = str(paths.checkpoint_dir.parent)
     if spec.profile == "cpu":
-        runtime_env["worker_process_setup_hook"] = CPU_PATCHES_HOOK
+        runtime_env["env_vars"][CPU_PATCHES_VAR] = "1"
     return TrainingJob(
         submission_id=submission_id(run_id),
         entrypoint=shlex.join([*command, *overrides]),
