@@ -149,6 +149,15 @@ class ExperimentConfig(Strict):
     # A factory: the default address is read from the environment when a config loads.
     ray: RayConfig = Field(default_factory=RayConfig)
 
+    @model_validator(mode="after")
+    def _judge_as_trained(self) -> ExperimentConfig:
+        """Evaluation renders prompts in the thinking mode the judge was trained in."""
+        if self.evaluation.thinking is None:
+            thinking = self.training.thinking if self.training else False
+            object.__setattr__(self, "evaluation",
+                               self.evaluation.model_copy(update={"thinking": thinking}))
+        return self
+
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Parse an experiment YAML; `overrides` are dotted keys (`data.split.seed`) -> value."""

@@ -111,6 +111,7 @@ def parse_rate(
     max_new_tokens: int = 16,
     temperature: float = 1.0,
     seed: int = 0,
+    thinking: bool = False,
 ) -> ParseRate:
     """Sample `samples` judgements for the first `limit` val prompts and score them
     (seeded, so the same model and data give the same figure)."""
@@ -118,7 +119,7 @@ def parse_rate(
 
     rows = pq.read_table(val_parquet).slice(0, limit).to_pylist()
     model, tokenizer = load(model_dir)
-    prompts = [render(tokenizer, row["prompt"], template.answer_prefix) for row in rows]
+    prompts = [render(tokenizer, row["prompt"], template.answer_prefix, thinking) for row in rows]
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
         torch.manual_seed(seed)
         outputs = generate(model, tokenizer, prompts, max_new_tokens, samples, temperature)

@@ -83,7 +83,8 @@ def prepare_model(model_path: str, root: Path) -> str:
 
 def _signal_plan(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
                  ) -> tuple[str, None]:
-    sampling = (spec.grpo.rollout_n, spec.grpo.temperature, spec.grpo.max_response_length)
+    sampling = (spec.grpo.rollout_n, spec.grpo.temperature, spec.grpo.max_response_length,
+                spec.thinking)
     key = f"{run.model_fingerprint(model)}|{verl.key}|{template_for(data)!r}|{sampling}"
     return key, None
 
@@ -98,7 +99,7 @@ def check_learning_signal(
     result = generation.parse_rate(
         model, verl.val_path, template, limit=SIGNAL_PROMPTS, samples=spec.grpo.rollout_n,
         max_new_tokens=min(spec.grpo.max_response_length, SIGNAL_MAX_NEW_TOKENS),
-        temperature=spec.grpo.temperature,
+        temperature=spec.grpo.temperature, thinking=spec.thinking,
     )
     logger = get_run_logger()
     message = (

@@ -233,7 +233,8 @@ def evaluate_model(
     unique_ids = [unit for i, row in enumerate(rows)
                   for unit in _unit_ids(_unique_id(row, i, val_parquet), template)]
     backend = _open(model_dir, settings)
-    prompts = [generation.render(backend.tokenizer, row["prompt"], template.answer_prefix)
+    prompts = [generation.render(backend.tokenizer, row["prompt"], template.answer_prefix,
+                                 bool(settings.thinking))
                for row in rows]
     completions = backend.generate(prompts, settings.max_new_tokens or max_new_tokens,
                                    settings.temperature, settings.samples, settings.seed)

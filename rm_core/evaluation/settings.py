@@ -30,6 +30,10 @@ class EvaluationSettings(BaseModel):
         None, gt=0, description="default: the training spec's max_response_length"
     )
     limit: int | None = Field(None, gt=0, description="judge only the first N val rows")
+    thinking: bool | None = Field(
+        None, description="chat template with enable_thinking (reasoning models); default: "
+        "the training spec's `thinking`"
+    )
     metric: MetricName | None = Field(
         None, description="picks the best checkpoint and decides promotion; default: "
         "mean_reward for score judges, accuracy for pairwise judges"
