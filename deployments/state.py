@@ -69,7 +69,9 @@ class StackSettings:
         return self.state_dir / "stack.json"
 
     def flow_run_url(self, flow_run_id: object) -> str:
-        return f"{self.ui_url}/runs/flow-run/{flow_run_id}"
+        """The run's page in the UI Prefect opens by default (v2): the v1 page of
+        Prefect 3.8.8 lists no task runs."""
+        return f"{self.ui_url}/v2/runs/flow-run/{flow_run_id}"
 
 
 @dataclass

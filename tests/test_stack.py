@@ -155,7 +155,7 @@ def test_a_manual_run_goes_through_the_worker_to_the_stack_ray_head(
     report = Path(out.split("[run] evaluation report: ")[1].split()[0])
     assert report.is_file() and report.is_relative_to(tmp_path / "art")
     url = out.split("[run] flow run: ")[1].split()[0]
-    assert url.startswith(f"http://127.0.0.1:{stack.prefect_port}/runs/flow-run/")
+    assert url.startswith(f"http://127.0.0.1:{stack.prefect_port}/v2/runs/flow-run/")
     flow_run_id = url.rsplit("/", 1)[1]
     state = StackState.load(stack)
     assert state.ray is not None
@@ -171,7 +171,7 @@ def test_a_failed_run_exits_non_zero_with_the_state(stack: StackSettings,
     assert done.returncode == 1
     assert "pointwise-train/manual ended Failed" in done.stderr
     assert "has no `training` section" in done.stdout  # the run's own error, from its log
-    assert f"http://127.0.0.1:{stack.prefect_port}/runs/flow-run/" in done.stderr
+    assert f"http://127.0.0.1:{stack.prefect_port}/v2/runs/flow-run/" in done.stderr
 
 
 def listeners(pids: set[int]) -> set[tuple[str, int]]:

@@ -100,9 +100,10 @@ def completed_run(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory
 def test_the_completed_run_its_task_runs_and_its_evaluation_artifact_show(
     stack: StackSettings, page: sync_api.Page, completed_run: str
 ) -> None:
-    """In the UI's current (v2) pages: the v1 task-run list of Prefect 3.8.8 stays empty."""
+    """On the page the main command prints (the UI's v2 pages: the v1 task-run list of
+    Prefect 3.8.8 stays empty)."""
     body = page.locator("body")
-    page.goto(f"{stack.ui_url}/v2/runs/flow-run/{completed_run}")
+    page.goto(stack.flow_run_url(completed_run))
     sync_api.expect(body).to_contain_text("Completed", timeout=TIMEOUT_MS)
     page.get_by_text("Task Runs", exact=True).first.click()
     for task in ("prepare-model", "check-for-changes", "check-learning-signal", "train-judge"):
