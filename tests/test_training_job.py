@@ -11,8 +11,11 @@ import pytest
 from ray.job_submission import JobStatus
 from tiny_training import TINY_GRPO, start, tiny_spec
 
+from rm_core import data_stage
 from rm_core.checkpoints import checkpoint_steps, merge
-from rm_core.ray_jobs import JobFailed, LocalRayCluster, follow, submit_or_attach
+from rm_core.config import DataConfig, TemplateConfig
+from rm_core.ray_jobs import JobFailed, LocalRayCluster, follow, parse_metrics, submit_or_attach
+from rm_core.sources import fetch
 from rm_core.training import run
 from rm_core.training.job import REWARD_FILE, training_job
 from rm_core.training.monitor import TrainingMonitor
@@ -54,6 +57,31 @@ def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
 
     again = run.train(spec, paths, out, cluster.client(), "test-ok", monitor, lines.extend)
     assert again == result  # a finished stage is not trained twice
+
+
+def test_a_multi_attribute_job_rewards_every_dimension(
+    cluster: LocalRayCluster, workspace: dict
+) -> None:
+    root = workspace["root"] / "multi"
+    data = DataConfig(dimensions=("helpfulness", "correctness"),
+                      dimension_weights={"helpfulness": 3, "correctness": 1},
+                      template=TemplateConfig(answer_prefix="<helpfulness>"))
+    verl = data_stage.to_verl(
+        data_stage.split(data_stage.ingest(fetch(data.source, root), data, root), data, root),
+        data, root)
+    spec = tiny_spec()
+    out = root / "run"
+    paths = run.run_paths(spec, verl, workspace["model"], out, data)
+    lines: list[str] = []
+    result = run.train(spec, paths, out, cluster.client(), "test-multi",
+                       TrainingMonitor(total_steps=2), lines.extend)
+
+    assert result.last_step == 2
+    steps = [m for m in map(parse_metrics, lines) if m is not None and "step" in m]
+    # only the multi-attribute reward returns `parsed_fraction`: its kwargs reached verl
+    assert [m["step"] for m in steps] == [1.0, 2.0]
+    assert all(0 <= m["judge/parsed_fraction/mean"] <= 1 for m in steps)
+    assert all(m["critic/score/max"] <= 1 for m in steps)
 
 
 def test_a_job_that_fails_surfaces_its_own_error_lines(
