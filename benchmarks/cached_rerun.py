@@ -9,7 +9,8 @@ Three runs of the pointwise-train flow on the same config, in one process, in a 
 artifacts directory: **cold** (every stage computed: data, model, learning signal,
 training on a private Ray head, merging, evaluation), **forced** (`force=true`: the skip
 is overridden, so every stage runs and must answer from its cache) and **nightly** (the
-default: nothing changed since the champion, so the run skips training and evaluation).
+default: nothing changed since this judge was trained and decided on, so the run skips
+training and evaluation).
 Prefect runs against `PREFECT_API_URL` when it is set, else its ephemeral server (its
 start-up is paid in the cold run, before the timer of the first flow starts).
 Prints a markdown table with wall times and each re-run's ratio to the cold run against

@@ -81,8 +81,10 @@ def evaluate_checkpoints(
     )  # fmt: skip
     models = []
     base = base_model or (training.model_path if training else None)
+    base_judged = None
     if settings.include_base and base:
-        models.append(judge("base", "base", 0, Path(prepare_model(base, root))))
+        base_judged = judge("base", "base", 0, Path(prepare_model(base, root)))
+        models.append(base_judged)
     run = Path(run_dir) if run_dir else None
     if run is not None:
         for step, step_dir in stage.run_checkpoints(run).items():
@@ -100,7 +102,7 @@ def evaluate_checkpoints(
         decision = compare_with_champion(
             registry, best, models[-1] if champion else None, metric,
             stage.file_fingerprint(val), str(flow_run.root_flow_run_id or "local"),
-            _provenance(config, run),
+            _provenance(config, run), base_judged,
         )  # fmt: skip
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     out_dir = root / "reports" / str(flow_run.id or "local")

@@ -12,7 +12,7 @@ from rm_core.artifacts import stage_dir
 from rm_core.config import DataConfig
 from rm_core.data_stage import template_for
 from rm_core.evaluation import promotion, report, stage
-from rm_core.evaluation.registry import Decision, load_champion
+from rm_core.evaluation.registry import Decision, load_champion, read_decisions
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.tracking import log_to_wandb
 from rm_core.training.spec import WandbSettings
@@ -71,7 +71,8 @@ def champion_model(registry_dir: Path) -> Path | None:
 @task(name="check-for-changes")
 def check_for_changes(registry_dir: Path, train_key: str, force: bool) -> str | None:
     """The reason to skip this run (nothing changed since the champion), else None."""
-    reason = promotion.unchanged_reason(load_champion(registry_dir), train_key)
+    reason = promotion.unchanged_reason(load_champion(registry_dir),
+                                        read_decisions(registry_dir), train_key)
     if reason is None:
         return None
     if force:
@@ -87,11 +88,13 @@ def check_for_changes(registry_dir: Path, train_key: str, force: bool) -> str | 
 def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
                           champion_judged: stage.EvaluatedModel | None, metric: str,
                           data_fingerprint: str, run_id: str,
-                          provenance: dict[str, Any]) -> Decision:
-    """Promote the best checkpoint only if it beats the champion beyond the noise."""
+                          provenance: dict[str, Any],
+                          base_judged: stage.EvaluatedModel | None = None) -> Decision:
+    """Promote the best checkpoint only if it beats the champion (none yet: the base
+    model) beyond the noise."""
     decision = promotion.compare_and_promote(
         registry_dir, challenger, load_champion(registry_dir), champion_judged, metric,
-        data_fingerprint, run_id, provenance,
+        data_fingerprint, run_id, provenance, base_judged,
     )  # fmt: skip
     get_run_logger().info("%s: %s", "PROMOTED" if decision.promote else "not promoted",
                           decision.reason)

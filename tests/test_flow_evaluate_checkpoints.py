@@ -21,11 +21,11 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 FAST_EVALUATION = {"limit": 8, "n_resamples": 100, "max_new_tokens": 8}
 
 
-def write_config(path: Path, wandb: bool = False) -> Path:
+def write_config(path: Path, wandb: bool = False, include_base: bool = True) -> Path:
     config = {
         "name": "tiny-eval",
         "data": {"template": {"answer_prefix": "<score>"}},
-        "evaluation": FAST_EVALUATION,
+        "evaluation": {**FAST_EVALUATION, "include_base": include_base},
         "training": {"model_path": "tiny-qwen2", "wandb": {"enabled": wandb}},
     }
     path.write_text(yaml.safe_dump(config))
@@ -69,15 +69,24 @@ def test_a_model_folder_is_judged_against_the_base_model_with_artifacts(
     assert list((summary.report_path.parent / "wandb").rglob("*.wandb")), "no offline W&B run"
 
 
-def test_promotion_first_model_becomes_champion_then_an_equal_one_does_not(
+def test_promotion_the_base_model_then_the_champion_is_the_bar(
     tmp_path: Path, model: Path
 ) -> None:
-    config = write_config(tmp_path / "eval.yaml")
     art = str(tmp_path / "art")
+    registry = tmp_path / "art" / "registry" / "tiny-eval"
+    # the challenger is the base model's twin: no better than the base, not promoted
+    config = write_config(tmp_path / "eval.yaml")
+    no_better = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
+                                     artifacts_dir=art)
+    assert no_better.decision is not None and not no_better.decision.promote
+    assert no_better.decision.incumbent == "base model" and no_better.decision.delta == 0.0
+    assert "not promoted, no champion yet" in no_better.report_path.read_text()
+    assert load_champion(registry) is None
+
+    config = write_config(tmp_path / "eval.yaml", include_base=False)
     first = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
                                  artifacts_dir=art)
     assert first.decision is not None and first.decision.promote
-    registry = tmp_path / "art" / "registry" / "tiny-eval"
     assert load_champion(registry) is not None
 
     second = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
@@ -85,7 +94,7 @@ def test_promotion_first_model_becomes_champion_then_an_equal_one_does_not(
     assert [m.label for m in second.models][-1] == "champion"
     assert second.decision is not None and not second.decision.promote
     assert second.decision.delta == 0.0
-    assert [d["promote"] for d in read_decisions(registry)] == [True, False]
+    assert [d["promote"] for d in read_decisions(registry)] == [False, True, False]
 
 
 def test_nothing_to_evaluate_and_empty_run_dirs_are_clear_errors(

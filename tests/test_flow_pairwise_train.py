@@ -39,7 +39,7 @@ def test_pairwise_train_trains_and_evaluates_in_both_orders(tmp_path: Path) -> N
     judged = evaluation.model("step 2").evaluation
     assert judged.pairwise is not None
     assert judged.pairwise.consistency.pairs_in_both_orders == 4  # 8 rows = 4 pairs x 2 orders
-    assert evaluation.decision is not None and evaluation.decision.promote
+    assert evaluation.decision is not None and evaluation.decision.incumbent == "base model"
     assert "| picks A |" in evaluation.report_path.read_text()
 
 

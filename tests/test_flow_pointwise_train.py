@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.pointwise_train import main, pointwise_train
-from rm_core.evaluation.registry import load_champion
+from rm_core.evaluation.registry import load_champion, read_decisions
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -73,7 +73,7 @@ def everything_recorded(artifacts_dir: Path) -> Iterator[tuple[str, bytes]]:
                 if path.is_file())
 
 
-def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(
+def test_pointwise_train_trains_evaluates_decides_and_a_rerun_is_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = f"planted-{uuid4().hex}"
@@ -93,11 +93,15 @@ def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(
     assert [m.label for m in evaluation.models] == ["base", "step 1", "step 2"]
     assert all(m.evaluation.n == 8 for m in evaluation.models)
     assert all((m.model_dir / "config.json").is_file() for m in evaluation.models[1:])
-    assert evaluation.decision is not None and evaluation.decision.promote  # first champion
+    # a random tiny judge parses nothing, trained or not: no better than its base model
+    decision = evaluation.decision
+    assert decision is not None and not decision.promote
+    assert decision.incumbent == "base model" and decision.delta == 0.0
     assert "training reward" in evaluation.plots
     assert evaluation.report_path.is_file()
     registry = tmp_path / "art" / "registry" / "tiny"
-    assert load_champion(registry).config["train_key"] == result.train.key
+    assert load_champion(registry) is None
+    assert [d["train_key"] for d in read_decisions(registry)] == [result.train.key]
 
     leaks = [where for where, data in everything_recorded(tmp_path / "art")
              if secret.encode() in data]
@@ -116,8 +120,9 @@ def test_pointwise_train_trains_evaluates_promotes_and_a_rerun_is_cached(
     stages = ("prepare-model", "check-learning-signal", "train-judge")
     assert {stage: states[stage] for stage in stages} == dict.fromkeys(stages, "Cached")
     rerun = forced.result().evaluation
-    assert rerun.models[-1].label == "champion"
-    assert rerun.decision is not None and not rerun.decision.promote  # the same model again
+    assert [m.label for m in rerun.models] == ["base", "step 1", "step 2"]
+    assert rerun.decision is not None and not rerun.decision.promote  # the same models again
+    assert len(read_decisions(registry)) == 2
 
 
 def test_a_config_without_training_is_a_clear_error(

@@ -14,6 +14,7 @@ from rm_core.errors import RmPipelineError
 from rm_core.evaluation import registry as reg
 from rm_core.evaluation.registry import (
     DIFFERENT_DATA,
+    Baseline,
     ChampionMetadata,
     RegistryError,
     decide,
@@ -80,15 +81,37 @@ def _decide(pred: list[int], registry: Path, **kw: Any) -> reg.Decision:
     return decide(pred, TRUE, IDS, load_champion(registry), n_resamples=500, **kw)
 
 
-def test_first_model_becomes_champion(tmp_path: Path) -> None:
+def test_without_champion_or_base_model_the_first_model_becomes_champion(
+    tmp_path: Path,
+) -> None:
     registry = tmp_path / "registry"
     assert load_champion(registry) is None
     decision = decide(CHAMP_PRED, TRUE, IDS, None)
     assert decision.promote and "no champion" in decision.reason
+    assert decision.incumbent is None
     champion = promote(registry, _model_dir(tmp_path, "m"), _meta("run-1", CHAMP_PRED))
     assert champion.run_id == "run-1"
     assert (registry / "champion" / "config.json").is_file()
     assert load_champion(registry) is not None
+
+
+def test_before_the_first_promotion_the_base_model_is_the_bar() -> None:
+    order = np.random.default_rng(5).permutation(N)
+    base = Baseline(predictions=[CHAMP_PRED[i] for i in order], unique_ids=[IDS[i] for i in order])
+    better = decide(BETTER_PRED, TRUE, IDS, None, n_resamples=500, baseline=base)
+    assert better.promote and better.incumbent == "base model"
+    assert better.delta == pytest.approx(better.challenger_value - better.champion_value)
+    assert "base model" in better.reason and "promoted" in better.reason
+    for pred in (list(CHAMP_PRED), WORSE_PRED, NOISY_PRED):
+        decision = decide(pred, TRUE, IDS, None, n_resamples=500, baseline=base)
+        assert not decision.promote and "not promoted" in decision.reason
+        assert decision.champion_run_id is None
+
+
+def test_a_champion_is_the_bar_even_when_a_base_model_was_judged(with_champion: Path) -> None:
+    weak_base = Baseline(predictions=WORSE_PRED, unique_ids=IDS)
+    d = _decide(list(CHAMP_PRED), with_champion, baseline=weak_base)
+    assert not d.promote and d.incumbent == "champion" and d.champion_run_id == "run-1"
 
 
 def test_clearly_better_challenger_promotes(with_champion: Path) -> None:
@@ -156,12 +179,13 @@ def test_different_fingerprint_does_not_promote(with_champion: Path) -> None:
 
 def test_decisions_jsonl_records_every_decision(with_champion: Path) -> None:
     for run_id, pred in [("run-2", BETTER_PRED), ("run-3", WORSE_PRED)]:
-        record_decision(with_champion, _decide(pred, with_champion), run_id)
+        record_decision(with_champion, _decide(pred, with_champion), run_id, f"key-{run_id}")
     lines = (with_champion / "decisions.jsonl").read_text().splitlines()
     assert len(lines) == 2
     entries = read_decisions(with_champion)
     assert [e["run_id"] for e in entries] == ["run-2", "run-3"]
     assert [e["promote"] for e in entries] == [True, False]
+    assert [e["train_key"] for e in entries] == ["key-run-2", "key-run-3"]
     for e in entries:
         assert e["metric"] == "mean_reward" and e["champion_run_id"] == "run-1"
         for key in ("champion_value", "challenger_value", "delta", "ci_low", "ci_high"):
@@ -257,3 +281,17 @@ def test_metadata_rows_must_line_up() -> None:
 def test_unknown_metric_raises(with_champion: Path) -> None:
     with pytest.raises(ValueError, match="unknown metric"):
         _decide(BETTER_PRED, with_champion, metric="bleu")
+
+
+def test_a_run_is_unchanged_when_its_train_stage_was_decided_on_promoted_or_not(
+    with_champion: Path,
+) -> None:
+    from rm_core.evaluation.promotion import unchanged_reason
+
+    assert unchanged_reason(None, [], "key-a") is None
+    record_decision(with_champion, _decide(WORSE_PRED, with_champion), "run-2", "key-a")
+    decisions = read_decisions(with_champion)
+    reason = unchanged_reason(load_champion(with_champion), decisions, "key-a")
+    assert reason is not None and "run-2" in reason and "not promoted" in reason
+    assert "force=true" in reason
+    assert unchanged_reason(load_champion(with_champion), decisions, "key-b") is None

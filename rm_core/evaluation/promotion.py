@@ -2,7 +2,8 @@
 
 The champion is judged again on today's validation rows with today's settings (a cached
 evaluation, see `stage.evaluate_cached`) before the comparison: predictions it made on
-other data when it was promoted cannot be paired with the challenger's.
+other data when it was promoted cannot be paired with the challenger's. Before the
+first promotion, the base model judged in the same run is the bar to beat.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rm_core.evaluation.registry import (
+    Baseline,
     Champion,
     ChampionMetadata,
     Decision,
@@ -39,20 +41,27 @@ def compare_and_promote(
     data_fingerprint: str,
     run_id: str,
     provenance: dict[str, Any],
+    base_judged: EvaluatedModel | None = None,
 ) -> Decision:
-    """Promote `challenger` if it beats the champion beyond the noise; record the decision.
+    """Promote `challenger` if it beats the champion (none yet: the base model, when
+    judged) beyond the noise; record the decision.
 
     `provenance` (config, train stage key, code version...) is kept with a promoted
-    champion so a later run can tell whether anything changed since it was trained.
+    champion, and its train key with every decision, so a later run can tell whether
+    anything changed since.
     """
     evaluation = challenger.evaluation
     if champion is not None and champion_judged is not None:
         champion = rescored(champion, champion_judged, data_fingerprint)
+    baseline = None
+    if base_judged is not None:
+        baseline = Baseline(predictions=base_judged.evaluation.predictions,
+                            unique_ids=base_judged.evaluation.unique_ids)
     decision = decide(
         evaluation.predictions, evaluation.true, evaluation.unique_ids, champion,
         metric=metric, n_resamples=evaluation.report.n_resamples, seed=evaluation.report.seed,
         max_score=evaluation.report.max_score, k=evaluation.report.k,
-        data_fingerprint=data_fingerprint,
+        data_fingerprint=data_fingerprint, baseline=baseline,
     )  # fmt: skip
     if decision.promote:
         promote(registry_dir, challenger.model_dir, ChampionMetadata(
@@ -64,22 +73,28 @@ def compare_and_promote(
             run_id=run_id,
             step=challenger.step or 0,
         ))  # fmt: skip
-    record_decision(registry_dir, decision, run_id)
+    record_decision(registry_dir, decision, run_id, provenance.get("train_key"))
     return decision
 
 
-def unchanged_reason(champion: Champion | None, train_key: str) -> str | None:
-    """Why retraining would reproduce the champion, or None when something changed.
+def unchanged_reason(champion: Champion | None, decisions: list[dict[str, Any]],
+                     train_key: str) -> str | None:
+    """Why retraining would reproduce a judge already trained and decided on, or None
+    when something changed.
 
     The train stage key hashes the verl rows (so the source data and the data config),
     the whole training spec, the base model's files and the library's code: equal keys
     mean the same training run.
     """
-    if champion is None or champion.config.get("train_key") != train_key:
+    same = (f"same data, training config, base model and code (train stage {train_key}). "
+            "Training and evaluation skipped; run with force=true to train and evaluate "
+            "anyway.")
+    if champion is not None and champion.config.get("train_key") == train_key:
+        return (f"nothing changed since the champion was trained (run {champion.run_id}, "
+                f"step {champion.step}, promoted {champion.promoted_at}): {same}")
+    decided = [d for d in decisions if d.get("train_key") == train_key]
+    if not decided:
         return None
-    return (
-        f"nothing changed since the champion was trained (run {champion.run_id}, step "
-        f"{champion.step}, promoted {champion.promoted_at}): same data, training config, "
-        f"base model and code (train stage {train_key}). Training and evaluation skipped; "
-        "run with force=true to train and evaluate anyway."
-    )
+    last = decided[-1]
+    return (f"nothing changed since run {last['run_id']} trained this judge and decided "
+            f"at {last['decided_at']}: {last['reason']}. {same}")

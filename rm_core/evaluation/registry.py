@@ -10,7 +10,9 @@ Layout of a registry directory (e.g. `<artifacts>/registry/<name>/`):
 
 A challenger is compared with the champion on the SAME validation rows (matched by
 unique_id) with a paired bootstrap, and promoted only if the CI lower bound of the
-improvement is above 0. Comparing against a champion scored on other data would be
+improvement is above 0. Before the first promotion the incumbent is the base model
+judged on the same rows: a trained judge no better than the model it started from is
+not promoted. Comparing against a champion scored on other data would be
 meaningless, so that case is refused with a clear reason instead of being compared.
 
 Promotion never edits the live champion in place: the new model is copied into a
@@ -97,6 +99,16 @@ class Champion(ChampionMetadata):
     path: Path | None = Field(default=None, exclude=True)
 
 
+class Baseline(BaseModel):
+    """The base model's judgements of the challenger's rows: the incumbent before any
+    champion exists."""
+
+    model_config = ConfigDict(frozen=True)
+
+    predictions: list[int]
+    unique_ids: list[str]
+
+
 class Decision(BaseModel):
     """Whether a challenger replaces the champion, with the numbers behind the choice."""
 
@@ -111,6 +123,7 @@ class Decision(BaseModel):
     ci_high: float | None = None
     n_rows: int
     champion_run_id: str | None = None
+    incumbent: str | None = Field(None, description="'champion', 'base model' or None")
     reason: str
 
 
@@ -133,9 +146,9 @@ def _improvement_fn(metric: str, max_score: int, k: float) -> Callable[[Any, Any
     return bound if METRICS[metric][1] else (lambda p, t: -bound(p, t))
 
 
-def _align(champion: Champion, unique_ids: Sequence[str]) -> list[int] | None:
-    """Champion predictions in the challenger's row order; None if any row is missing."""
-    by_id = dict(zip(champion.unique_ids, champion.predictions, strict=True))
+def _align(incumbent: Champion | Baseline, unique_ids: Sequence[str]) -> list[int] | None:
+    """Incumbent predictions in the challenger's row order; None if any row is missing."""
+    by_id = dict(zip(incumbent.unique_ids, incumbent.predictions, strict=True))
     if not all(uid in by_id for uid in unique_ids):
         return None
     return [by_id[uid] for uid in unique_ids]
@@ -148,6 +161,7 @@ def _different_data(champion: Champion, challenger_value: float, n: int, metric:
         challenger_value=challenger_value,
         n_rows=n,
         champion_run_id=champion.run_id,
+        incumbent="champion",
         reason=(
             f"{DIFFERENT_DATA} (fingerprint {champion.data_fingerprint!r}): not promoted; "
             f"re-evaluate the champion on these {n} rows to compare"
@@ -167,8 +181,10 @@ def decide(
     k: float = 2.0,
     data_fingerprint: str | None = None,
     confidence: float = 0.95,
+    baseline: Baseline | None = None,
 ) -> Decision:
-    """Promote the first model; later ones only if the paired-bootstrap CI low is above 0.
+    """Promote only if the paired-bootstrap CI low of the improvement over the incumbent
+    (the champion, else the `baseline` base model) is above 0; with neither, promote.
 
     `data_fingerprint` is the challenger's validation data fingerprint; when given and
     different from the champion's, or when the champion's unique_ids do not cover the
@@ -183,20 +199,23 @@ def decide(
         raise ValueError("unique_ids contain duplicates")
     value = float(score(pred, t))
     n = int(t.size)
-    if champion is None:
+    if champion is None and baseline is None:
         return Decision(
             promote=True,
             metric=metric,
             challenger_value=value,
             n_rows=n,
-            reason=f"no champion yet: first model promoted ({metric} {value:.4f} on {n} rows)",
+            reason=f"no champion yet and no base model judged: first model promoted "
+            f"({metric} {value:.4f} on {n} rows)",
         )
-    aligned = _align(champion, ids)
-    fingerprint_differs = (
-        data_fingerprint is not None and data_fingerprint != champion.data_fingerprint
-    )
-    if aligned is None or fingerprint_differs:
+    incumbent: Champion | Baseline = champion if champion is not None else baseline
+    name = "champion" if champion is not None else "base model"
+    aligned = _align(incumbent, ids)
+    if champion is not None and (aligned is None or (
+            data_fingerprint is not None and data_fingerprint != champion.data_fingerprint)):
         return _different_data(champion, value, n, metric)
+    if aligned is None:
+        raise ValueError("the base model was not judged on the challenger's rows")
     champ_value = float(score(aligned, t))
     delta, low, high = m.paired_bootstrap_delta(
         aligned,
@@ -210,9 +229,11 @@ def decide(
     )
     promote = not math.isnan(low) and low > 0
     verdict = "CI above 0: promoted" if promote else "CI not above 0: not promoted"
+    first = "" if champion is not None else "no champion yet, so the base model is the bar: "
     reason = (
-        f"{metric}: challenger {value:.4f} vs champion {champ_value:.4f} on {n} shared rows, "
-        f"improvement {delta:+.4f}, {confidence:.0%} CI [{low:+.4f}, {high:+.4f}]; {verdict}"
+        f"{first}{metric}: challenger {value:.4f} vs {name} {champ_value:.4f} on {n} shared "
+        f"rows, improvement {delta:+.4f}, {confidence:.0%} CI [{low:+.4f}, {high:+.4f}]; "
+        f"{verdict}"
     )
     return Decision(
         promote=promote,
@@ -223,7 +244,8 @@ def decide(
         ci_low=low,
         ci_high=high,
         n_rows=n,
-        champion_run_id=champion.run_id,
+        champion_run_id=champion.run_id if champion is not None else None,
+        incumbent=name,
         reason=reason,
     )
 
@@ -321,12 +343,15 @@ def load_champion(registry_dir: Path) -> Champion | None:
     return champion.model_copy(update={"path": target})
 
 
-def record_decision(registry_dir: Path, decision: Decision, run_id: str) -> None:
-    """Append the decision and its numbers to decisions.jsonl, promoted or not."""
+def record_decision(registry_dir: Path, decision: Decision, run_id: str,
+                    train_key: str | None = None) -> None:
+    """Append the decision and its numbers to decisions.jsonl, promoted or not, with the
+    train stage it judged (so a later run can tell that nothing changed since)."""
     registry_dir = Path(registry_dir)
     registry_dir.mkdir(parents=True, exist_ok=True)
     entry = {
         "run_id": run_id,
+        "train_key": train_key,
         "decided_at": datetime.now(UTC).isoformat(),
         **json.loads(decision.model_dump_json()),
     }

@@ -112,7 +112,12 @@ def _confusion(model: EvaluatedModel) -> list[str]:
 def _decision(decision: Decision | None) -> str:
     if decision is None:
         return "**Promotion:** not considered (no registry for this evaluation)."
-    verdict = "promoted to champion" if decision.promote else "champion kept"
+    if decision.promote:
+        verdict = "promoted to champion"
+    elif decision.incumbent == "base model":
+        verdict = "not promoted, no champion yet"
+    else:
+        verdict = "champion kept"
     return f"**Promotion:** {verdict}. {decision.reason}"
 
 
