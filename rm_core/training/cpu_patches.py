@@ -1,10 +1,11 @@
 """Make verl 0.5.0 run GRPO on CPU-only machines.
 
-verl 0.5.0 assumes an accelerator in a handful of places; each function below fixes one
-of them (FACTS.md 3.1-3.5). `apply()` runs in the job driver (launcher) and, through
-the job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray worker.
-Nothing else in the code base knows about these patches: the cpu profile only asks for
-them.
+verl 0.5.0 assumes an accelerator in a handful of places, and its HF rollout (used only
+here) has a bug of its own; each function below fixes one of them (FACTS.md 3.1-3.5,
+and the rollout's position ids). `apply()` runs in the job driver (launcher) and,
+through the job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray
+worker. Nothing else in the code base knows about these patches: the cpu profile only
+asks for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+from typing import Any
 
 _APPLIED = False
 
@@ -27,6 +29,7 @@ def apply() -> None:
     _unpinned_cpu_offload()
     _cpu_placement()
     _single_sample_hf_rollout()
+    _hf_rollout_positions_from_mask()
     _APPLIED = True
 
 
@@ -141,3 +144,29 @@ def _single_sample_hf_rollout() -> None:
         original(self, module, config)
 
     hf_rollout.HFRollout.__init__ = __init__
+
+
+def _hf_rollout_positions_from_mask() -> None:
+    """verl 0.5.0's HFRollout hands the prompt's `position_ids` to `generate`; with
+    transformers 4.5x every generated token then gets the last prompt position and the
+    samples turn to noise (SmolLM2: 1 of 32 sampled judgements parsable instead of 13).
+    Without them `generate` derives each step's positions from the attention mask."""
+    from verl.workers.rollout import hf_rollout
+
+    original = hf_rollout.HFRollout._generate_minibatch
+
+    @functools.wraps(original)
+    def _generate_minibatch(self: Any, prompts: Any) -> Any:
+        generate = self.module.generate
+
+        def generate_without_positions(*args: Any, position_ids: Any = None,
+                                       **kwargs: Any) -> Any:
+            return generate(*args, **kwargs)
+
+        self.module.generate = generate_without_positions
+        try:
+            return original(self, prompts)
+        finally:
+            del self.module.generate
+
+    hf_rollout.HFRollout._generate_minibatch = _generate_minibatch
