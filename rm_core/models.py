@@ -223,10 +223,13 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> Path:
     return out_dir
 
 
+SMOLLM2_FOLDER = "SmolLM2-135M-Instruct-hf"
+
+
 def smollm2_hf(cache_dir: Path) -> Path:
     """SmolLM2-135M-Instruct as a Hugging Face folder under `cache_dir` (built once)."""
     gguf = locate_smollm2_gguf(cache_dir)
-    return convert_gguf_to_hf(gguf, Path(cache_dir) / "SmolLM2-135M-Instruct-hf")
+    return convert_gguf_to_hf(gguf, Path(cache_dir) / SMOLLM2_FOLDER)
 
 
 def gguf_tokenizer(gguf: Path) -> PreTrainedTokenizerFast:

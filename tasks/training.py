@@ -30,7 +30,9 @@ from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import TrainSpec
 from tasks.caching import stage_cache_key
 
-EMBEDDED_MODELS = {"smollm2-135m": models.smollm2_hf, "tiny-qwen2": models.build_tiny_qwen2}
+# name -> (builder: cache dir -> model folder, that folder relative to the cache dir)
+EMBEDDED_MODELS = {"smollm2-135m": (models.smollm2_hf, models.SMOLLM2_FOLDER),
+                   "tiny-qwen2": (models.build_tiny_qwen2, ".")}
 SECRET_ENV = ("WANDB_API_KEY",)
 # Enough sampled judgements to see whether GRPO will get any signal, in about a minute
 # for SmolLM2 on two cores: the answer sits within the first tokens.
@@ -59,9 +61,10 @@ def ray_target(config: RayConfig) -> Iterator[RayTarget]:
 
 
 def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
-    if model_path in EMBEDDED_MODELS:
-        return f"{model_path}|{root}", root / "models" / model_path
-    return f"{model_path}|{root}", None
+    embedded = EMBEDDED_MODELS.get(model_path)
+    if embedded is None:
+        return f"{model_path}|{root}", None
+    return f"{model_path}|{root}", root / "models" / model_path / embedded[1]
 
 
 @task(
@@ -73,10 +76,10 @@ def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
 )
 def prepare_model(model_path: str, root: Path) -> str:
     """A Hugging Face folder of the model; embedded models are built once, offline."""
-    build = EMBEDDED_MODELS.get(model_path)
-    if build is None:
+    embedded = EMBEDDED_MODELS.get(model_path)
+    if embedded is None:
         return model_path
-    folder = build(root / "models" / model_path)
+    folder = embedded[0](root / "models" / model_path)
     get_run_logger().info("model %s ready at %s", model_path, folder)
     return str(folder)
 
