@@ -122,6 +122,8 @@ class ProcessSampler:
     peak_rss: int = 0
     pss_at_peak: int = 0
     cpu: list[tuple[float, float]] = field(default_factory=list)  # (time, CPU s so far)
+    # Last CPU seconds read per process, kept after it exits so the total never drops.
+    _cpu_by_process: dict[tuple[int, float], float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -141,9 +143,14 @@ class ProcessSampler:
 
     def sample(self) -> None:
         """One reading of every live process of the head (job driver included)."""
+        import psutil
+
         procs = self._processes()
-        times = _total(procs, lambda proc: sum(proc.cpu_times()[:2]))
-        self.cpu.append((time.perf_counter(), times))
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                key = (proc.pid, proc.create_time())
+                self._cpu_by_process[key] = sum(proc.cpu_times()[:2])
+        self.cpu.append((time.perf_counter(), sum(self._cpu_by_process.values())))
         rss = _total(procs, lambda proc: proc.memory_info().rss)
         if rss > self.peak_rss:
             self.peak_rss = rss
