@@ -141,7 +141,8 @@ def run_cli(train: Flow[..., JudgeTrainResult], default_config: str, description
     parser.add_argument("--ray-address")
     parser.add_argument("--artifacts-dir")
     parser.add_argument("--force", action="store_true",
-                        help="train even when nothing changed since the champion")
+                        help="train even when nothing changed since this judge was last "
+                        "trained and decided on")
     args = parser.parse_args(argv)
     try:
         result = train(args.config, args.max_steps, args.model, args.profile,

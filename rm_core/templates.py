@@ -27,8 +27,25 @@ _INTEGER = re.compile(r"[+-]?\d{1,6}")
 _DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
+class SingleResponsePrompt:
+    """Rendering of a prompt built as head + query + middle + response + tail."""
+
+    def pieces(self) -> tuple[str, str, str]:
+        raise NotImplementedError
+
+    def render(self, query: str, response: str) -> str:
+        """The prompt for one (query, response)."""
+        head, middle, tail = self.pieces()
+        return f"{head}{query}{middle}{response}{tail}"
+
+    def render_batch(self, queries: pa.Array, responses: pa.Array) -> pa.Array:
+        """`render` over whole Arrow arrays, without per-row Python."""
+        head, middle, tail = self.pieces()
+        return pc.binary_join_element_wise(head, queries, middle, responses, tail, "")
+
+
 @dataclass(frozen=True)
-class PointwiseTemplate:
+class PointwiseTemplate(SingleResponsePrompt):
     """Rate one response on `dimension` from 0 to `max_score`, answered `<score>X</score>`."""
 
     dimension: str = "helpfulness"
@@ -45,16 +62,6 @@ class PointwiseTemplate:
             "\n\nProvide your evaluation in this format:\n<score>X</score>\n\n"
             f"Where X is a number from 0 ({low}) to {self.max_score} ({high}).",
         )
-
-    def render(self, query: str, response: str) -> str:
-        """The prompt for one (query, response)."""
-        head, middle, tail = self.pieces()
-        return f"{head}{query}{middle}{response}{tail}"
-
-    def render_batch(self, queries: pa.Array, responses: pa.Array) -> pa.Array:
-        """`render` over whole Arrow arrays, without per-row Python."""
-        head, middle, tail = self.pieces()
-        return pc.binary_join_element_wise(head, queries, middle, responses, tail, "")
 
     def parse(self, text: str) -> int | None:
         """Score in the last `<score>` tag; None if absent, not an integer or out of range."""
@@ -120,7 +127,7 @@ def _integer_in_range(body: str, max_score: int) -> int | None:
 
 
 @dataclass(frozen=True)
-class MultiAttributeTemplate:
+class MultiAttributeTemplate(SingleResponsePrompt):
     """Rate one response on several dimensions at once, one `<dim>X</dim>` tag each."""
 
     dimensions: tuple[str, ...] = tuple(SCALE_ANCHORS)
@@ -153,14 +160,6 @@ class MultiAttributeTemplate:
             f"\n\nProvide your evaluation in this format:\n{answer}\n\n"
             "Where each X is a whole number on its dimension's scale.",
         )
-
-    def render(self, query: str, response: str) -> str:
-        head, middle, tail = self.pieces()
-        return f"{head}{query}{middle}{response}{tail}"
-
-    def render_batch(self, queries: pa.Array, responses: pa.Array) -> pa.Array:
-        head, middle, tail = self.pieces()
-        return pc.binary_join_element_wise(head, queries, middle, responses, tail, "")
 
     def parse(self, text: str) -> dict[str, int | None]:
         """Per dimension, the score in its last tag; None if absent, non-integer or out of range."""
