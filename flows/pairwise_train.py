@@ -16,7 +16,8 @@ DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
 pairwise_train = training_flow(
     "pairwise-train", "pairwise", DEFAULT_CONFIG,
     "Train a pairwise judge with GRPO, evaluate its checkpoints in both answer orders, "
-    "promote the best if it beats the champion; every stage cached.",
+    "promote the best if it beats the champion (before the first promotion: the base "
+    "model); every stage cached.",
 )
 
 

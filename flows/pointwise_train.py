@@ -16,8 +16,9 @@ DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
 pointwise_train = training_flow(
     "pointwise-train", "pointwise", DEFAULT_CONFIG,
     "Train a pointwise judge with GRPO, evaluate its checkpoints, promote the best if it "
-    "beats the champion; every stage cached. Skips training and evaluation when nothing "
-    "changed since the champion was trained, unless `force`.",
+    "beats the champion (before the first promotion: the base model); every stage cached. "
+    "Skips training and evaluation when nothing changed since this judge was last trained "
+    "and decided on, unless `force`.",
 )
 
 
