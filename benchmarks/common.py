@@ -15,8 +15,8 @@ def val_parquet(given: str | None, config_path: str, artifacts_dir: Path
     config = load_experiment(REPO_ROOT / config_path)
     if given:
         return Path(given), config
-    from rm_core import data_stage
-    from rm_core.sources import fetch
+    from rm_core.data import stage as data_stage
+    from rm_core.data.sources import fetch
 
     ingested = data_stage.ingest(fetch(config.data.source, artifacts_dir), config.data,
                                  artifacts_dir)
@@ -26,7 +26,7 @@ def val_parquet(given: str | None, config_path: str, artifacts_dir: Path
 
 def model_folder(name: str, cache: Path, seed: int = 0) -> Path:
     """SmolLM2-135M-Instruct from the offline wheel, or the tiny random Qwen2."""
-    from rm_core.models import build_tiny_qwen2, smollm2_hf
+    from rm_core.embedded_models import build_tiny_qwen2, smollm2_hf
 
     return smollm2_hf(cache) if name == "smollm2" else build_tiny_qwen2(cache / "tiny-qwen2",
                                                                          seed=seed)

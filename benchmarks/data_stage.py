@@ -200,8 +200,9 @@ def stage(source: Path, root: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO_ROOT))
     import pyarrow.parquet as pq
 
-    from rm_core import data_stage, sources
     from rm_core.config import DataConfig, SourceConfig
+    from rm_core.data import sources
+    from rm_core.data import stage as data_stage
 
     shutil.rmtree(root, ignore_errors=True)
     config = DataConfig(source=SourceConfig(kind="local", path=source))

@@ -60,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyarrow.parquet as pq
 
-    from rm_core import generation
-    from rm_core.data_stage import template_for
+    from rm_core.data.stage import template_for
     from rm_core.evaluation.backends import TransformersBackend
     from rm_core.evaluation.runner import predict
+    from rm_core.judge import generation
 
     val, config = val_parquet(args.val, args.config, Path(args.artifacts_dir))
     template = template_for(config.data)

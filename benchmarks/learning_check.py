@@ -5,7 +5,7 @@ Run on demand, it is not a test:
     python benchmarks/learning_check.py [--steps 24] [--lr 5e-3] [--rollout-n 8]
                                         [--window 5] [--seed 0] [--work-dir DIR]
 
-It trains the tiny random Qwen2 (`rm_core.models.build_tiny_qwen2`) with verl GRPO on
+It trains the tiny random Qwen2 (`rm_core.embedded_models.build_tiny_qwen2`) with verl GRPO on
 the embedded sample through rm_core exactly as the training test does (data stage ->
 `run.run_paths` -> `run.train` on a private `LocalRayCluster`), but scores completions
 with `benchmarks/learning_reward.py` (shorter completions score higher) instead of the
@@ -36,12 +36,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
-from rm_core import data_stage  # noqa: E402
+from rm_core.cluster.jobs import LocalRayCluster, iter_metrics  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
-from rm_core.data_stage import VerlResult  # noqa: E402
-from rm_core.models import build_tiny_qwen2  # noqa: E402
-from rm_core.ray_jobs import LocalRayCluster, iter_metrics  # noqa: E402
-from rm_core.sources import fetch  # noqa: E402
+from rm_core.data import stage as data_stage  # noqa: E402
+from rm_core.data.sources import fetch  # noqa: E402
+from rm_core.data.stage import VerlResult  # noqa: E402
+from rm_core.embedded_models import build_tiny_qwen2  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.monitor import TrainingMonitor  # noqa: E402
 from rm_core.training.spec import TrainSpec  # noqa: E402

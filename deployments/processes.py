@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rm_core.ray_jobs import head_processes, start_time
+from rm_core.cluster.jobs import head_processes, start_time
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from deployments.state import (
     StackSettings,
     StackState,
 )
+from rm_core.cluster.jobs import LocalRayCluster
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR
 from rm_core.errors import RayUnavailable
-from rm_core.ray_jobs import LocalRayCluster
 
 SERVER_TIMEOUT_S = 180.0
 WORKER_TIMEOUT_S = 90.0

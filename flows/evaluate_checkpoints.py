@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.artifacts import code_version
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
-from rm_core.data_stage import judge_kind
+from rm_core.data.stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation import stage
 from rm_core.evaluation.report import EvaluationSummary

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from flows.evaluate_checkpoints import evaluate_checkpoints
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
-from rm_core.data_stage import judge_kind
+from rm_core.data.stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.training.run import TrainResult, train_key

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow
 
 from rm_core.config import REPO_ROOT, load_experiment
-from rm_core.data_stage import VerlResult
+from rm_core.data.stage import VerlResult
 from rm_core.errors import RmPipelineError
 from tasks.data import build_verl_rows, fetch_source, ingest_rows, split_samples
 

@@ -9,11 +9,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from rm_core import data_stage, reports
 from rm_core.artifacts import stage_dir
 from rm_core.config import DataConfig, SourceConfig
+from rm_core.data import reports
+from rm_core.data import stage as data_stage
+from rm_core.data.sources import FetchedSource, fetch, fetch_key, hub_snapshot_dir
 from rm_core.errors import SourceUnavailable
-from rm_core.sources import FetchedSource, fetch, fetch_key, hub_snapshot_dir
 from tasks.caching import stage_cache_key
 
 

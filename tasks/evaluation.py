@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from rm_core.artifacts import stage_dir
 from rm_core.config import DataConfig
-from rm_core.data_stage import template_for
+from rm_core.data.stage import template_for
 from rm_core.evaluation import promotion, report, stage
 from rm_core.evaluation.registry import Decision, load_champion, read_decisions
 from rm_core.evaluation.settings import EvaluationSettings

@@ -20,11 +20,12 @@ from prefect.runtime import flow_run
 from prefect.states import State
 from pydantic import BaseModel
 
-from rm_core import generation, models
+from rm_core import embedded_models as models
+from rm_core.cluster.jobs import JobFailed, LocalRayCluster, job_client
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, DataConfig, RayConfig
-from rm_core.data_stage import VerlResult, template_for
+from rm_core.data.stage import VerlResult, template_for
 from rm_core.errors import RayUnavailable
-from rm_core.ray_jobs import JobFailed, LocalRayCluster, job_client
+from rm_core.judge import generation
 from rm_core.training import run
 from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import TrainSpec

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core import data_stage
+from rm_core.cluster.jobs import LocalRayCluster
 from rm_core.config import (
     HELPSTEER2_ATTRIBUTES,
     REPO_ROOT,
@@ -24,9 +24,9 @@ from rm_core.config import (
     SourceConfig,
     TemplateConfig,
 )
-from rm_core.models import build_tiny_qwen2
-from rm_core.ray_jobs import LocalRayCluster
-from rm_core.sources import fetch
+from rm_core.data import stage as data_stage
+from rm_core.data.sources import fetch
+from rm_core.embedded_models import build_tiny_qwen2
 
 if TYPE_CHECKING:
     from deployments.state import StackSettings

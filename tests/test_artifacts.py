@@ -9,12 +9,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core import data_stage
 from rm_core.artifacts import MANIFEST, atomic_dir, finish, is_complete, read_result
 from rm_core.config import DataConfig, SplitConfig
-from rm_core.data_stage import IngestResult, SplitResult, VerlResult
+from rm_core.data import stage as data_stage
+from rm_core.data.sources import fetch
+from rm_core.data.stage import IngestResult, SplitResult, VerlResult
 from rm_core.errors import SourceError
-from rm_core.sources import fetch
 
 Row = dict[str, Any]
 Stages = tuple[IngestResult, SplitResult, VerlResult]

@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rm_core import convert, data_stage
 from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SourceConfig
-from rm_core.convert import arrow_text, get_converter, register
-from rm_core.convert.helpsteer2 import PointwiseConverter
+from rm_core.data import convert
+from rm_core.data import stage as data_stage
+from rm_core.data.convert import arrow_text, get_converter, register
+from rm_core.data.convert.helpsteer2 import PointwiseConverter
+from rm_core.data.schema import MESSAGE_TYPE, DataSample, read_samples, table_to_samples
+from rm_core.data.sources import fetch, read_batches
 from rm_core.errors import ConfigError
-from rm_core.schema import MESSAGE_TYPE, DataSample, read_samples, table_to_samples
-from rm_core.sources import fetch, read_batches
 
 
 def _convert(path: Path, converter_name: str, batch_rows: int = 100) -> list[DataSample]:

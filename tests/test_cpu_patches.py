@@ -11,7 +11,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from verl import DataProto
 from verl.workers.rollout import hf_rollout
 
-from rm_core.models import build_tiny_qwen2
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.training import cpu_patches
 
 NEW_TOKENS = 12

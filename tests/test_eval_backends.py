@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation import backends
 from rm_core.evaluation.backends import (
     BackendUnavailable,
@@ -23,7 +24,6 @@ from rm_core.evaluation.backends import (
     resolve_backend,
 )
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.models import build_tiny_qwen2
 
 
 class FakeTokenizer:

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core import generation
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, evaluate_model
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.models import build_tiny_qwen2
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
+from rm_core.judge import generation
+from rm_core.judge.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 HELPFULNESS = [0, 1, 2, 3, 4, 3]
 TEMPLATE = PointwiseTemplate(dimension="helpfulness", max_score=4, answer_prefix="<score>")
@@ -24,7 +24,7 @@ FAST = EvaluationSettings(backend="transformers", limit=6, max_new_tokens=8, n_r
 
 
 def verl_row(index: int, helpfulness: int, dimension: str = "helpfulness") -> dict[str, Any]:
-    """A verl val row shaped like `rm_core.verl_rows` writes them."""
+    """A verl val row shaped like `rm_core.data.verl_rows` writes them."""
     prompt = TEMPLATE.render(f"How do I sort list {index}?", f"Use sorted(list_{index}).")
     return {
         "data_source": "helpsteer2",

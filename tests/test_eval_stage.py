@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation import report, stage
 from rm_core.evaluation.metrics import evaluate_pointwise
 from rm_core.evaluation.pairwise import pairwise_report
 from rm_core.evaluation.runner import JudgeEvaluation
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.models import build_tiny_qwen2
-from rm_core.templates import PointwiseTemplate
+from rm_core.judge.templates import PointwiseTemplate
 
 TRUE = [0, 1, 2, 3, 4, 2]
 TEMPLATE = PointwiseTemplate(dimension="helpfulness", max_score=4, answer_prefix="<score>")

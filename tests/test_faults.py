@@ -17,10 +17,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from tiny_training import TINY_GRPO, tiny_spec
 
+from rm_core.cluster.jobs import LocalRayCluster
 from rm_core.config import DataConfig
-from rm_core.data_stage import VerlResult
+from rm_core.data.stage import VerlResult
 from rm_core.errors import RayUnavailable
-from rm_core.ray_jobs import LocalRayCluster
 from rm_core.training import run
 from rm_core.training.spec import TrainSpec
 from tasks.training import RayTarget, train_judge

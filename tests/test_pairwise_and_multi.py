@@ -15,8 +15,8 @@ from rm_core.evaluation.pairwise import (
     position_consistency,
     preference_metrics,
 )
-from rm_core.rewards import compute_score, template_kwargs
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
+from rm_core.judge.rewards import compute_score, template_kwargs
+from rm_core.judge.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 TRUTH = {"preference": "A", "strength": 2}
 HS2 = {"helpfulness": 3, "correctness": 4, "coherence": 2, "complexity": 1, "verbosity": 0}

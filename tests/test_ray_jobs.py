@@ -1,4 +1,4 @@
-"""rm_core.ray_jobs against a REAL private Ray head (token auth on), plus parse_metrics.
+"""rm_core.cluster.jobs against a REAL private Ray head (token auth on), plus parse_metrics.
 
 One head serves the module (~6-10 s to start); every test uses its own submission ids.
 The head is always stopped in teardown, which also checks that none of its processes
@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rm_core.errors import RayUnavailable, RmPipelineError
-from rm_core.ray_jobs import (
+from rm_core.cluster.jobs import (
     JobFailed,
     JobStatus,
     JobTimeout,
@@ -33,6 +32,7 @@ from rm_core.ray_jobs import (
     raise_for_status,
     submit_or_attach,
 )
+from rm_core.errors import RayUnavailable, RmPipelineError
 
 FAST = (0.2, 0.5, 1.0)
 

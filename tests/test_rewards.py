@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rm_core.rewards import compute_score
+from rm_core.judge.rewards import compute_score
 
 
 @pytest.mark.parametrize(

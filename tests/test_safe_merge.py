@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rm_core.checkpoints import CheckpointError, merge
-from rm_core.models import build_tiny_qwen2
+from rm_core.embedded_models import build_tiny_qwen2
+from rm_core.evaluation.checkpoints import CheckpointError, merge
 
 
 class Payload:

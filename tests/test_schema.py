@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core.schema import Answer, ChatMessage, DataSample, read_samples, write_samples
+from rm_core.data.schema import Answer, ChatMessage, DataSample, read_samples, write_samples
 
 
 def _pointwise(unique_id: str, helpfulness: int, **labels: int) -> DataSample:

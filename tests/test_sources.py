@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core import sources
-from rm_core.coerce import Kind
 from rm_core.config import SourceConfig
+from rm_core.data import sources
+from rm_core.data.coerce import Kind
+from rm_core.data.sources import ERROR_COLUMN, ROW_COLUMN, FetchedSource, fetch, read_batches
 from rm_core.errors import SourceError
-from rm_core.sources import ERROR_COLUMN, ROW_COLUMN, FetchedSource, fetch, read_batches
 
 KINDS: dict[str, Kind] = {"prompt": "messages", "response": "text", "helpfulness": "number"}
 MAPPING = {"prompt": "question", "response": "answer", "helpfulness": "score"}

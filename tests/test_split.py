@@ -15,13 +15,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rm_core import data_stage
 from rm_core.config import DataConfig, SplitConfig
-from rm_core.convert.arrow_text import conversation_text, normalize
-from rm_core.data_stage import IngestResult, SplitResult
-from rm_core.schema import DataSample, read_samples, table_to_samples
-from rm_core.sources import fetch
-from rm_core.split import assign
+from rm_core.data import stage as data_stage
+from rm_core.data.convert.arrow_text import conversation_text, normalize
+from rm_core.data.schema import DataSample, read_samples, table_to_samples
+from rm_core.data.sources import fetch
+from rm_core.data.split import assign
+from rm_core.data.stage import IngestResult, SplitResult
 
 Row = dict[str, Any]
 GROUPS_PER_LABEL = 10
@@ -179,7 +179,7 @@ def test_pairwise_orders_of_a_pair_stay_together(
     assert all(c["val"] > 0 for c in result.report.counts.values())
 
 
-# --- property-based: rm_core.split.assign on arbitrary groups and labels ---
+# --- property-based: rm_core.data.split.assign on arbitrary groups and labels ---
 
 group_arrays = st.lists(
     st.tuples(st.integers(0, 2**64 - 1), st.sampled_from(["0", "1", "2", "A", "tie"])),

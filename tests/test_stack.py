@@ -35,8 +35,8 @@ from ray.job_submission import JobSubmissionClient
 from test_flow_pointwise_train import TINY_TRAINING, write_config
 
 from deployments.state import StackSettings, StackState
+from rm_core.cluster.jobs import LocalRayCluster
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, RayConfig
-from rm_core.ray_jobs import LocalRayCluster
 from tasks.training import RayTarget, _auth_env
 
 

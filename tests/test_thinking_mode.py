@@ -8,9 +8,9 @@ import pytest
 from transformers import AutoTokenizer
 
 from rm_core.config import ExperimentConfig
+from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.generation import render
-from rm_core.models import build_tiny_qwen2
+from rm_core.judge.generation import render
 from rm_core.training.judge_dataset import JudgeTokenizer
 from rm_core.training.spec import TrainSpec
 

@@ -11,11 +11,11 @@ import pytest
 from ray.job_submission import JobStatus
 from tiny_training import TINY_GRPO, start, tiny_spec
 
-from rm_core import data_stage
-from rm_core.checkpoints import checkpoint_steps, merge
+from rm_core.cluster.jobs import JobFailed, LocalRayCluster, follow, parse_metrics, submit_or_attach
 from rm_core.config import DataConfig, TemplateConfig
-from rm_core.ray_jobs import JobFailed, LocalRayCluster, follow, parse_metrics, submit_or_attach
-from rm_core.sources import fetch
+from rm_core.data import stage as data_stage
+from rm_core.data.sources import fetch
+from rm_core.evaluation.checkpoints import checkpoint_steps, merge
 from rm_core.training import run
 from rm_core.training.job import REWARD_FILE, training_job
 from rm_core.training.monitor import TrainingMonitor

@@ -13,7 +13,8 @@ from tasks.training import RayTarget, _auth_env, _redact, _secrets
 
 SECRET = "wandb-key-0123456789abcdef"
 PATHS = RunPaths(model=Path("/m"), train_files=Path("/t.parquet"), val_files=Path("/v.parquet"),
-                 checkpoint_dir=Path("/runs/r/checkpoints"), reward_file=Path("rm_core/rewards.py"),
+                 checkpoint_dir=Path("/runs/r/checkpoints"),
+                 reward_file=Path("rm_core/judge/rewards.py"),
                  experiment_name="r")
 
 

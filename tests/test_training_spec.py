@@ -17,7 +17,7 @@ PATHS = RunPaths(
     train_files=Path("/data/train.parquet"),
     val_files=Path("/data/val set.parquet"),
     checkpoint_dir=Path("/runs/r1/checkpoints"),
-    reward_file=Path("/code/rm_core/rewards.py"),
+    reward_file=Path("/code/rm_core/judge/rewards.py"),
     experiment_name="r1",
     answer_prefix="<score>",
 )

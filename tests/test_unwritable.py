@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE = """
 import sys
 from pathlib import Path
-from rm_core import data_stage
+from rm_core.data import stage as data_stage
 from rm_core.config import DataConfig, TemplateConfig
 from rm_core.errors import RmPipelineError
-from rm_core.sources import fetch
+from rm_core.data.sources import fetch
 root = Path(sys.argv[1])
 config = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
 try:

@@ -9,12 +9,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core import data_stage
 from rm_core.config import DataConfig, ValidationConfig
-from rm_core.data_stage import IngestResult, require_quality
+from rm_core.data import stage as data_stage
+from rm_core.data.schema import read_samples
+from rm_core.data.sources import fetch
+from rm_core.data.stage import IngestResult, require_quality
 from rm_core.errors import DataQualityError
-from rm_core.schema import read_samples
-from rm_core.sources import fetch
 
 Row = dict[str, Any]
 GOOD_ROWS = 8

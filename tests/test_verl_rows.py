@@ -12,12 +12,12 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from rm_core import data_stage
 from rm_core.config import HELPSTEER2_ATTRIBUTES, DataConfig, SplitConfig
-from rm_core.data_stage import VerlResult
-from rm_core.schema import read_samples
-from rm_core.sources import fetch
-from rm_core.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
+from rm_core.data import stage as data_stage
+from rm_core.data.schema import read_samples
+from rm_core.data.sources import fetch
+from rm_core.data.stage import VerlResult
+from rm_core.judge.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 
 Row = dict[str, Any]
 CHATML = (

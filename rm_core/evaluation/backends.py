@@ -11,9 +11,9 @@ import importlib.util
 from pathlib import Path
 from typing import Any, Protocol
 
-from rm_core import generation
 from rm_core.errors import RmPipelineError
 from rm_core.evaluation.settings import BackendName, EvaluationSettings
+from rm_core.judge import generation
 
 
 class BackendUnavailable(RmPipelineError):

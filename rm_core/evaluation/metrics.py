@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from scipy.stats import rankdata
 
-from rm_core.rewards import pointwise_reward
+from rm_core.judge.rewards import pointwise_reward
 
 UNPARSED = -1
 """The integer code of an unparsable prediction (what `compute_score` logs as `pred`)."""

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.templates import PREFERENCE_CODES
+from rm_core.judge.templates import PREFERENCE_CODES
 
 TIE = "tie"
 

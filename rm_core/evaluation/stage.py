@@ -23,11 +23,11 @@ from rm_core.artifacts import (
     stage_dir,
     stage_key,
 )
-from rm_core.checkpoints import CheckpointError, checkpoint_steps, merge
+from rm_core.evaluation.checkpoints import CheckpointError, checkpoint_steps, merge
 from rm_core.evaluation.registry import METRICS
 from rm_core.evaluation.runner import JudgeEvaluation, evaluate_model
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.templates import PointwiseTemplate
+from rm_core.judge.templates import PointwiseTemplate
 from rm_core.training.run import model_fingerprint
 
 EVALUATION_FILE = "evaluation.json"

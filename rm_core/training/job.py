@@ -20,7 +20,7 @@ from rm_core.config import REPO_ROOT
 from rm_core.training.spec import RunPaths, TrainSpec, job_env, verl_overrides
 from rm_core.training.worker_setup import CPU_PATCHES_VAR
 
-REWARD_FILE = Path("rm_core/rewards.py")
+REWARD_FILE = Path("rm_core/judge/rewards.py")
 WORKER_SETUP_HOOK = "rm_core.training.worker_setup.setup"
 CODE_EXCLUDES = [
     ".git",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rm_core.ray_jobs import parse_metrics
+from rm_core.cluster.jobs import parse_metrics
 
 _PROGRESS = re.compile(r"Training Progress:.*?\|\s*(\d+)/(\d+)")
 TABLE_COLUMNS = {

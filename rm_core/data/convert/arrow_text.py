@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.schema import KNOWN_ROLES
+from rm_core.data.schema import KNOWN_ROLES
 
 # Rows per slice for the per-row text work: a slice's temporaries stay in the CPU cache,
 # while whole-batch ones (tens of MB) are fresh memory, page-faulted in on every call.

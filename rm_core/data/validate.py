@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from rm_core.config import DataConfig
-from rm_core.schema import KNOWN_ROLES, TaskCategory
+from rm_core.data.schema import KNOWN_ROLES, TaskCategory
 
 EXAMPLES_KEPT = 5
 Describe = Callable[[Any], str]

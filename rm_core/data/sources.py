@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result
-from rm_core.coerce import Kind, coerce_column
 from rm_core.config import SourceConfig
-from rm_core.convert.arrow_text import SLICE_ROWS
+from rm_core.data.coerce import Kind, coerce_column
+from rm_core.data.convert.arrow_text import SLICE_ROWS
 from rm_core.errors import SourceError, SourceUnavailable
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".json": "json", ".jsonl": "jsonl"}

@@ -1,4 +1,4 @@
-"""`python -m rm_core.safe_merge merge ...`: verl's model merger without arbitrary unpickling.
+"""`python -m rm_core.evaluation.safe_merge merge ...`: verl's model merger, no unpickling.
 
 verl 0.5.0's FSDP merger reads each shard with `torch.load(..., weights_only=False)`,
 which would run any code a tampered checkpoint file carries. The shards hold only

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.coerce import user_messages
-from rm_core.convert.arrow_text import (
+from rm_core.data.coerce import user_messages
+from rm_core.data.convert.arrow_text import (
     contiguous,
     conversation_text,
     hex_ids,
@@ -25,7 +25,7 @@ from rm_core.convert.arrow_text import (
     repeat_text,
     text_hashes,
 )
-from rm_core.templates import PairwiseTemplate, Template, asked_for
+from rm_core.judge.templates import PairwiseTemplate, Template, asked_for
 
 
 def verl_rows(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rm_core.data_stage import IngestResult, SplitResult, VerlResult
+    from rm_core.data.stage import IngestResult, SplitResult, VerlResult
 
 
 def _cell(text: str) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.schema import MESSAGE_TYPE
+from rm_core.data.schema import MESSAGE_TYPE
 
 Kind = Literal["text", "messages", "number"]
 ARROW_TYPES: dict[Kind, pa.DataType] = {

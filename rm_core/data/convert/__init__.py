@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from rm_core.coerce import Kind
 from rm_core.config import DataConfig
+from rm_core.data.coerce import Kind
+from rm_core.data.schema import TaskCategory
 from rm_core.errors import ConfigError
-from rm_core.schema import TaskCategory
 
 
 class RowHashes(NamedTuple):
@@ -70,4 +70,4 @@ def get_converter(config: DataConfig) -> Converter:
 
 
 def _load_builtin() -> None:
-    from rm_core.convert import helpsteer2, pairs  # noqa: F401  (register on import)
+    from rm_core.data.convert import helpsteer2, pairs  # noqa: F401  (register on import)

@@ -20,21 +20,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from rm_core import split as splitting
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
 from rm_core.config import DataConfig
-from rm_core.convert import Converter, get_converter
-from rm_core.convert.arrow_text import SLICE_ROWS
+from rm_core.data import split as splitting
+from rm_core.data.convert import Converter, get_converter
+from rm_core.data.convert.arrow_text import SLICE_ROWS
+from rm_core.data.sources import RAW_COLUMN, ROW_COLUMN, FetchedSource, read_batches
+from rm_core.data.validate import ValidationReport, Validator, build_checks
+from rm_core.data.verl_rows import verl_rows
 from rm_core.errors import DataQualityError
-from rm_core.sources import RAW_COLUMN, ROW_COLUMN, FetchedSource, read_batches
-from rm_core.templates import (
+from rm_core.judge.templates import (
     MultiAttributeTemplate,
     PairwiseTemplate,
     PointwiseTemplate,
     Template,
 )
-from rm_core.validate import ValidationReport, Validator, build_checks
-from rm_core.verl_rows import verl_rows
 
 Progress = Callable[[str], None]
 # Buffered reads keep memory bounded by the batch, not by a file's row-group size.

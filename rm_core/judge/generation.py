@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from rm_core.rewards import compute_score, template_kwargs
-from rm_core.templates import Template
+from rm_core.judge.rewards import compute_score, template_kwargs
+from rm_core.judge.templates import Template
 
 
 class ParseRate(BaseModel):

@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 
 from rm_core.config import DataConfig
-from rm_core.convert import RowHashes, register
-from rm_core.convert.helpsteer2 import PairwiseConverter
+from rm_core.data.convert import RowHashes, register
+from rm_core.data.convert.helpsteer2 import PairwiseConverter
 
 
 def _as_preference_rows(batch: pa.Table) -> pa.Table:

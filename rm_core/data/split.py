@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.convert.arrow_text import pairwise_winner
+from rm_core.data.convert.arrow_text import pairwise_winner
 
 TRAIN, VAL = "train", "val"
 # Strata as text, e.g. numpy object arrays, or pandas string arrays (never converted again).

@@ -33,15 +33,15 @@ def checkpoint_steps(checkpoint_dir: Path) -> dict[int, Path]:
 
 def merge(step_dir: Path, target: Path) -> Path:
     """Merge the FSDP shards of a step's actor into a Hugging Face folder (done once), reading
-    the shards with weights_only loading (`rm_core.safe_merge`)."""
+    the shards with weights_only loading (`rm_core.evaluation.safe_merge`)."""
     if is_complete(target):
         return target
     actor = step_dir / "actor"
     if not (actor / "huggingface").is_dir():
         raise CheckpointError(f"{actor} is not a verl actor checkpoint (no huggingface/ inside)")
     with atomic_dir(target) as building:
-        command = [sys.executable, "-m", "rm_core.safe_merge", "merge", "--backend", "fsdp",
-                   "--local_dir", str(actor), "--target_dir", str(building)]
+        command = [sys.executable, "-m", "rm_core.evaluation.safe_merge", "merge",
+                   "--backend", "fsdp", "--local_dir", str(actor), "--target_dir", str(building)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-20:])

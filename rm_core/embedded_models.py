@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result
+from rm_core.data.sources import file_sha256
 from rm_core.errors import ModelError
-from rm_core.sources import file_sha256
-from rm_core.templates import PairwiseTemplate, PointwiseTemplate
+from rm_core.judge.templates import PairwiseTemplate, PointwiseTemplate
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from rm_core.templates import (
+from rm_core.judge.templates import (
     PREFERENCE_CODES,
     MultiAttributeTemplate,
     PairwiseTemplate,

@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rm_core.coerce import Kind
 from rm_core.config import DataConfig
-from rm_core.convert import RowHashes, register
-from rm_core.convert.arrow_text import (
+from rm_core.data.coerce import Kind
+from rm_core.data.convert import RowHashes, register
+from rm_core.data.convert.arrow_text import (
     combine_hashes,
     contiguous,
     conversation_chars,
@@ -27,8 +27,8 @@ from rm_core.convert.arrow_text import (
     text_chars,
     text_hashes,
 )
-from rm_core.schema import sample_schema
-from rm_core.sources import ERROR_COLUMN, ROW_COLUMN
+from rm_core.data.schema import sample_schema
+from rm_core.data.sources import ERROR_COLUMN, ROW_COLUMN
 
 SOURCE = "helpsteer2"
 

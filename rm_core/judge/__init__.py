@@ -1,0 +1,1 @@
+"""What a judge is: prompt templates, answer parsers, the rewards verl calls, generation."""
