@@ -3,16 +3,20 @@ cluster's, pinned in requirements-gpu.lock.txt compiled from pyproject's `gpu` e
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from rm_core.config import load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-gpu.lock.txt"
@@ -69,6 +73,27 @@ def test_ray_is_pinned_once_in_pyproject_and_the_same_in_the_gpu_lock() -> None:
 def test_the_orchestrator_needs_no_model_library() -> None:
     names = {canonicalize_name(requirement.name) for requirement in _requirements(None)}
     assert not names & MODEL_LIBRARIES
+
+
+def _is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name, not an IP literal
+        return False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.0.2", "::1", "localhost", "LOCALHOST."])
+def test_loopback_hosts_are_recognised(host: str) -> None:
+    assert _is_loopback(host)
+
+
+def test_the_gpu_config_points_at_a_cluster_not_at_this_machine() -> None:
+    config = load_experiment(ROOT / "configs" / "pointwise_helpsteer2_gpu.yaml")
+    host = urlsplit(config.ray.address or "").hostname
+    assert host, f"ray.address {config.ray.address!r} names no host"
+    assert not _is_loopback(host), f"ray.address {config.ray.address} is this machine"
 
 
 def _uv(tmp_path: Path) -> Path:
