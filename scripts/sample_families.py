@@ -84,8 +84,12 @@ def apply(steps: list[list[Any]], value: float) -> float:
 
 def handwritten_items() -> list[Item]:
     """Items for the hand-written prompts."""
-    return [Item(header.split()[0], sec["prompt"], sec["good"], sec["thin"], sec["wrong"],
-                 int(header.split()[1])) for header, sec in parse_records("prompts.txt")]
+    items = []
+    for header, sec in parse_records("prompts.txt"):
+        family, complexity = header.split()
+        items.append(Item(family, sec["prompt"], sec["good"], sec["thin"], sec["wrong"],
+                          int(complexity)))
+    return items
 
 
 def record_items(family: str, records: list[dict[str, Any]]) -> list[Item]:
@@ -120,8 +124,8 @@ def conversion_items(rng: random.Random) -> list[Item]:
 
 def shopping(rng: random.Random, texts: dict[str, Any]) -> Item:
     """Total cost of two kinds of goods."""
-    name, (thing_a, thing_b) = rng.choice(ARITHMETIC["names"]), rng.choice(
-        ARITHMETIC["shopping_goods"])
+    name = rng.choice(ARITHMETIC["names"])
+    thing_a, thing_b = rng.choice(ARITHMETIC["shopping_goods"])
     qty_a, qty_b = rng.randint(2, 6), rng.randint(2, 9)
     price_a, price_b = rng.choice((125, 150, 275, 320, 450)), rng.choice((60, 80, 110, 135))
     cost_a, cost_b = qty_a * price_a, qty_b * price_b
