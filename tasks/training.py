@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from prefect.states import State
 from pydantic import BaseModel
 
-from rm_core import embedded_models as models
+from rm_core import embedded_models
 from rm_core.cluster.jobs import JobFailed, LocalRayCluster, job_client
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, DataConfig, RayConfig
 from rm_core.data.stage import VerlResult, template_for
@@ -31,9 +31,6 @@ from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import TrainSpec
 from tasks.caching import stage_cache_key
 
-# name -> (builder: cache dir -> model folder, that folder relative to the cache dir)
-EMBEDDED_MODELS = {"smollm2-135m": (models.smollm2_hf, models.SMOLLM2_FOLDER),
-                   "tiny-qwen2": (models.build_tiny_qwen2, ".")}
 SECRET_ENV = ("WANDB_API_KEY",)
 # Enough sampled judgements to see whether GRPO will get any signal, in about a minute
 # for SmolLM2 on two cores: the answer sits within the first tokens.
@@ -62,10 +59,7 @@ def ray_target(config: RayConfig) -> Iterator[RayTarget]:
 
 
 def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
-    embedded = EMBEDDED_MODELS.get(model_path)
-    if embedded is None:
-        return f"{model_path}|{root}", None
-    return f"{model_path}|{root}", root / "models" / model_path / embedded[1]
+    return f"{model_path}|{root}", embedded_models.model_folder(model_path, root)
 
 
 @task(
@@ -77,10 +71,9 @@ def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
 )
 def prepare_model(model_path: str, root: Path) -> str:
     """A Hugging Face folder of the model; embedded models are built once, offline."""
-    embedded = EMBEDDED_MODELS.get(model_path)
-    if embedded is None:
+    folder = embedded_models.prepare(model_path, root)
+    if folder is None:
         return model_path
-    folder = embedded[0](root / "models" / model_path)
     get_run_logger().info("model %s ready at %s", model_path, folder)
     return str(folder)
 

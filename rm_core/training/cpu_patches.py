@@ -1,11 +1,13 @@
 """Make verl 0.5.0 run GRPO on CPU-only machines.
 
-verl 0.5.0 assumes an accelerator in a handful of places, and its HF rollout (used only
-here) has a bug of its own; each function below fixes one of them (FACTS.md 3.1-3.5,
-and the rollout's position ids). `apply()` runs in the job driver (launcher) and,
-through the job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray
-worker. Nothing else in the code base knows about these patches: the cpu profile only
-asks for them.
+verl 0.5.0 assumes an accelerator in a handful of places (NCCL, `torch.<device>` helpers
+that `torch.cpu` lacks, pinned-memory offload, GPU placement and counts), and its HF
+rollout (used only here) has bugs of its own (n samples for prompts the trainer already
+repeated n times, the prompt's position ids reused for generated tokens); each function
+below fixes one of them. `apply()` runs in the job driver (launcher) and, through the
+job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray worker.
+Nothing else in the code base knows about these patches: the cpu profile only asks for
+them.
 """
 
 from __future__ import annotations

