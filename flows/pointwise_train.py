@@ -51,7 +51,8 @@ def pointwise_train(
     root, spec = config.artifacts_dir, config.training
     verl = prepare_data(config_path, str(root))
     model = prepare_model(spec.model_path, root)
-    skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model), force)
+    skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model),
+                                config.evaluation, force)
     if skipped:
         return JudgeTrainResult(skipped=skipped)
     check_learning_signal(model, verl, config.data, spec)

@@ -1,4 +1,4 @@
-"""Stage keys follow the code each stage runs, not the whole library."""
+"""Stage keys follow the code each stage runs, and a skip follows the evaluation too."""
 
 from __future__ import annotations
 
@@ -6,10 +6,21 @@ import ast
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rm_core import artifacts
 from rm_core.artifacts import STAGE_CODE, code_version, stage_key
+from rm_core.evaluation.promotion import evaluation_version, unchanged_reason
+from rm_core.evaluation.registry import (
+    ChampionMetadata,
+    decide,
+    load_champion,
+    promote,
+    read_decisions,
+    record_decision,
+)
+from rm_core.evaluation.settings import EvaluationSettings
 
 LIBRARY = Path(artifacts.__file__).resolve().parent
 REPORTS = ("evaluation/report.py", "evaluation/plots.py", "data/reports.py")
@@ -154,3 +165,77 @@ def test_every_module_a_stage_imports_is_in_its_code_version(stage: str) -> None
                 for path in sorted(_listed(stage))
                 for module in _rm_core_imports(LIBRARY / path) - allowed}
     assert not unlisted
+
+
+# ----------------------------------------------------------------- skipping a run
+
+N = 60
+TRUE = np.arange(N) % 5
+IDS = [f"row-{i}" for i in range(N)]
+
+
+def _record(registry: Path, run_id: str, train_key: str, evaluation: str) -> None:
+    decision = decide(list(TRUE), TRUE, IDS, None, n_resamples=50, data_fingerprint="fp")
+    record_decision(registry, decision, run_id, train_key, evaluation)
+
+
+def _promote(registry: Path, tmp_path: Path, train_key: str, evaluation: str) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    promote(registry, model, ChampionMetadata(
+        metrics={"mean_reward": 1.0}, predictions=list(TRUE), unique_ids=IDS,
+        data_fingerprint="fp", run_id="run-1", step=2,
+        config={"train_key": train_key, "evaluation_version": evaluation},
+    ))
+
+
+def test_the_evaluation_version_follows_the_settings_that_judge() -> None:
+    settings = EvaluationSettings()
+    assert evaluation_version(settings) == evaluation_version(EvaluationSettings())
+    for changed_setting in ({"limit": 8}, {"metric": "mae_parsed"}, {"temperature": 0.7}):
+        other = EvaluationSettings(**changed_setting)
+        assert evaluation_version(other) != evaluation_version(settings), changed_setting
+    moved = EvaluationSettings(registry_dir=Path("/elsewhere"))
+    assert evaluation_version(moved) == evaluation_version(settings)
+
+
+def test_the_evaluation_version_follows_the_evaluation_code(edited) -> None:
+    settings = EvaluationSettings()
+    original = evaluation_version(settings)
+    edited("evaluation/report.py", "evaluation/plots.py", "data/reports.py")
+    assert evaluation_version(settings) == original
+    for module in ("evaluation/runner.py", "evaluation/checkpoints.py", "evaluation/registry.py",
+                   "judge/generation.py"):
+        edited(module)
+        assert evaluation_version(settings) != original, module
+
+
+def test_a_decided_run_is_skipped_only_when_its_evaluation_is_unchanged(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    _record(registry, "run-1", "train-a", "eval-1")
+    decisions = read_decisions(registry)
+    assert decisions[-1]["evaluation_version"] == "eval-1"
+    reason = unchanged_reason(None, decisions, "train-a", "eval-1")
+    assert reason is not None and "run-1" in reason and "evaluation" in reason
+    assert unchanged_reason(None, decisions, "train-a", "eval-2") is None
+    assert unchanged_reason(None, decisions, "train-b", "eval-1") is None
+    _record(registry, "run-2", "train-a", "eval-2")
+    reason = unchanged_reason(None, read_decisions(registry), "train-a", "eval-2")
+    assert reason is not None and "run-2" in reason
+
+
+def test_a_champion_is_not_a_reason_to_skip_once_the_evaluation_changed(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    _promote(registry, tmp_path, "train-a", "eval-1")
+    champion = load_champion(registry)
+    reason = unchanged_reason(champion, [], "train-a", "eval-1")
+    assert reason is not None and "champion" in reason
+    assert unchanged_reason(champion, [], "train-a", "eval-2") is None
+
+
+def test_decisions_recorded_before_evaluation_versions_do_not_skip(tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    decision = decide(list(TRUE), TRUE, IDS, None, n_resamples=50, data_fingerprint="fp")
+    record_decision(registry, decision, "run-0", "train-a")
+    assert unchanged_reason(None, read_decisions(registry), "train-a", "eval-1") is None
