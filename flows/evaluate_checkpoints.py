@@ -22,6 +22,7 @@ from rm_core.config import ExperimentConfig, load_experiment, registry_dir
 from rm_core.data.stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation import stage
+from rm_core.evaluation.promotion import evaluation_version
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
 from rm_core.training.spec import WandbSettings
@@ -49,6 +50,7 @@ def _config(config_path: str, artifacts_dir: str | None) -> ExperimentConfig:
 def _provenance(config: ExperimentConfig, run_dir: Path | None) -> dict[str, Any]:
     """What a promoted champion came from: a nightly run compares it to skip retraining."""
     return {"experiment": config.name, "train_key": run_dir.name if run_dir else None,
+            "evaluation_version": evaluation_version(config.evaluation),
             "code_version": code_version(), "config": config.model_dump(mode="json")}
 
 

@@ -1,7 +1,6 @@
-"""What pointwise-train and pairwise-train share: the run config, the pipeline, the CLI.
-
-The two flows differ only in their name, their default config and the kind of judge
-their config must describe; every stage below is the same cached task.
+"""What pointwise-train and pairwise-train share: the run config, its result, the
+cancellation hook and the CLI. Each flow spells out its own pipeline of the same cached
+tasks (flows/pointwise_train.py, flows/pairwise_train.py).
 """
 
 from __future__ import annotations
@@ -11,26 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import Flow, flow
+from prefect import Flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
 from pydantic import BaseModel
 
-from flows.evaluate_checkpoints import evaluate_checkpoints
-from flows.prepare_data import prepare_data, resolve_config
-from rm_core.config import ExperimentConfig, load_experiment, registry_dir
+from flows.prepare_data import resolve_config
+from rm_core.config import ExperimentConfig, load_experiment
 from rm_core.data.stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
 from rm_core.evaluation.report import EvaluationSummary
-from rm_core.training.run import TrainResult, train_key
-from tasks.evaluation import check_for_changes
-from tasks.training import (
-    check_learning_signal,
-    prepare_model,
-    ray_target,
-    stop_training_jobs,
-    train_judge,
-)
+from rm_core.training.run import TrainResult
+from tasks.training import stop_training_jobs
 
 JudgeKind = Literal["pointwise", "pairwise"]
 
@@ -84,50 +75,6 @@ def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> No
     kind: JudgeKind = "pairwise" if flow.name == "pairwise-train" else "pointwise"
     settings = {k: v for k, v in flow_run.parameters.items() if k != "force"}
     stop_training_jobs(load_run_config(kind=kind, **settings).ray, str(flow_run.id))
-
-
-def train_and_evaluate(config_path: str, config: ExperimentConfig,
-                       force: bool) -> JudgeTrainResult:
-    """prepare data -> model -> skip if unchanged -> learning signal -> GRPO on Ray ->
-    evaluate checkpoints -> promote or not."""
-    root = config.artifacts_dir
-    verl = prepare_data(config_path, str(root))
-    model = prepare_model(config.training.model_path, root)
-    skipped = check_for_changes(registry_dir(config),
-                                train_key(verl, config.training, model), force)
-    if skipped:
-        return JudgeTrainResult(skipped=skipped)
-    check_learning_signal(model, verl, config.data, config.training)
-    with ray_target(config.ray) as target:
-        trained = train_judge(config.training, verl, model, config.data, target, root,
-                              config.ray.job_timeout_s)
-    evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
-                                      val_path=str(verl.val_path), base_model=model,
-                                      promote=True, artifacts_dir=str(root))
-    return JudgeTrainResult(train=trained, evaluation=evaluation)
-
-
-def training_flow(name: str, kind: JudgeKind, default_config: str, description: str
-                  ) -> Flow[..., JudgeTrainResult]:
-    """The Prefect flow `name` training judges of `kind`, with the parameters users change
-    most often (they show in the UI and in `prefect deployment run -p`)."""
-
-    def train(
-        config_path: str = default_config,
-        max_steps: int | None = None,
-        model_path: str | None = None,
-        profile: str | None = None,
-        ray_address: str | None = None,
-        artifacts_dir: str | None = None,
-        force: bool = False,
-    ) -> JudgeTrainResult:
-        config = load_run_config(config_path, kind, max_steps, model_path, profile,
-                                 ray_address, artifacts_dir)
-        return train_and_evaluate(config_path, config, force)
-
-    train.__name__ = train.__qualname__ = name.replace("-", "_")
-    train.__doc__ = description
-    return flow(name=name, log_prints=True, on_cancellation=[stop_jobs_on_cancellation])(train)
 
 
 def run_cli(train: Flow[..., JudgeTrainResult], default_config: str, description: str,

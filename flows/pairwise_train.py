@@ -9,16 +9,59 @@ from __future__ import annotations
 
 import sys
 
-from flows.judge_training import run_cli, training_flow
+from prefect import flow
+
+from flows.evaluate_checkpoints import evaluate_checkpoints
+from flows.judge_training import (
+    JudgeTrainResult,
+    load_run_config,
+    run_cli,
+    stop_jobs_on_cancellation,
+)
+from flows.prepare_data import prepare_data
+from rm_core.config import registry_dir
+from rm_core.training.run import train_key
+from tasks.evaluation import check_for_changes
+from tasks.training import check_learning_signal, prepare_model, ray_target, train_judge
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
-
-pairwise_train = training_flow(
-    "pairwise-train", "pairwise", DEFAULT_CONFIG,
+DESCRIPTION = (
     "Train a pairwise judge with GRPO, evaluate its checkpoints in both answer orders, "
     "promote the best if it beats the champion (before the first promotion: the base "
-    "model); every stage cached.",
+    "model); every stage cached."
 )
+
+
+@flow(name="pairwise-train", description=DESCRIPTION, log_prints=True,
+      on_cancellation=[stop_jobs_on_cancellation])
+def pairwise_train(
+    config_path: str = DEFAULT_CONFIG,
+    max_steps: int | None = None,
+    model_path: str | None = None,
+    profile: str | None = None,
+    ray_address: str | None = None,
+    artifacts_dir: str | None = None,
+    force: bool = False,
+) -> JudgeTrainResult:
+    """run config -> verl data -> base model -> skip if unchanged -> learning signal ->
+    GRPO on Ray -> evaluate the checkpoints and decide on promotion."""
+    config = load_run_config(config_path, "pairwise", max_steps, model_path, profile,
+                             ray_address, artifacts_dir)
+    root, spec = config.artifacts_dir, config.training
+    verl = prepare_data(config_path, str(root))
+    model = prepare_model(spec.model_path, root)
+    skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model),
+                                config.evaluation, force)
+    if skipped:
+        return JudgeTrainResult(skipped=skipped)
+    check_learning_signal(model, verl, config.data, spec)
+    with ray_target(config.ray) as target:
+        trained = train_judge(spec, verl, model, config.data, target, root,
+                              config.ray.job_timeout_s)
+    evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
+                                      val_path=str(verl.val_path), base_model=model,
+                                      promote=True, artifacts_dir=str(root))
+    return JudgeTrainResult(train=trained, evaluation=evaluation)
 
 
 def main(argv: list[str] | None = None) -> int:

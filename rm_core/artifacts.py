@@ -31,23 +31,72 @@ UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM
 class ArtifactWriteError(RmPipelineError):
     """A stage output could not be written (disk full, permissions)."""
 
+
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The rm_core source (files, or folders of .py files) each stage's output depends on, so
+# editing a report, a plot or a log line changes no key. Keys chain (split's key holds
+# ingest's, verl's split's, train's verl's; merge and eval fingerprint the model files
+# they read), so a stage lists only the code it runs itself: `data/stage.py`, the driver
+# of ingest, split and verl, is listed once, under ingest. "promote" is not a stage with
+# an output but the decision on a run (`rm_core.evaluation.promotion`).
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "ingest": ("data/stage.py", "data/sources.py", "data/schema.py", "data/coerce.py",
+               "data/validate.py", "data/convert"),
+    "split": ("data/split.py",),
+    "verl": ("data/verl_rows.py", "judge/templates.py"),
+    "train": ("training/run.py", "training/spec.py", "training/job.py", "training/launcher.py",
+              "training/worker_setup.py", "training/cpu_patches.py", "training/judge_dataset.py",
+              "training/judge_metrics.py", "judge/rewards.py", "judge/templates.py"),
+    "merge": ("evaluation/checkpoints.py", "evaluation/safe_merge.py"),
+    "eval": ("evaluation/stage.py", "evaluation/runner.py", "evaluation/backends.py",
+             "evaluation/metrics.py", "evaluation/pairwise.py", "evaluation/settings.py",
+             "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
+    "promote": ("evaluation/registry.py", "evaluation/promotion.py"),
+}
+
+
+def code_version(stage: str | None = None) -> str:
+    """Hash of the source `stage` runs (`STAGE_CODE`); without a stage, of all of rm_core,
+    which is what a champion's provenance records."""
+    if stage is None:
+        return _source_digest(PACKAGE_DIR, None)
+    if stage not in STAGE_CODE:
+        raise ValueError(f"unknown stage {stage!r}; stages with a code version: "
+                         f"{', '.join(STAGE_CODE)}")
+    return _source_digest(PACKAGE_DIR, stage)
 
 
 @cache
-def code_version() -> str:
-    """Hash of rm_core's source: any change to the library invalidates every stage."""
+def _source_digest(package: Path, stage: str | None) -> str:
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+    for path in _source_files(package, stage):
+        digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
+def _source_files(package: Path, stage: str | None) -> list[Path]:
+    """The .py files hashed for `stage`, sorted; a listed path that is gone is an error,
+    not a silently narrower key."""
+    if stage is None:
+        return sorted(package.rglob("*.py"))
+    files: set[Path] = set()
+    for entry in STAGE_CODE[stage]:
+        path = package / entry
+        if path.is_dir():
+            files.update(path.rglob("*.py"))
+        elif path.is_file():
+            files.add(path)
+        else:
+            raise FileNotFoundError(f"STAGE_CODE[{stage!r}] lists {entry}, which is not in "
+                                    f"{package}: update the table in {Path(__file__).name}")
+    return sorted(files)
+
+
 def stage_key(stage: str, **inputs: Any) -> str:
-    """Key of a stage run: its name, its inputs (JSON-able) and the code version."""
+    """Key of a stage run: its name, its inputs (JSON-able) and its code version."""
     payload = json.dumps(
-        {"stage": stage, "code": code_version(), "inputs": inputs},
+        {"stage": stage, "code": code_version(stage), "inputs": inputs},
         sort_keys=True,
         default=str,
     )

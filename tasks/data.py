@@ -45,7 +45,8 @@ def _verl_plan(
 
 
 def _is_transient(task: Task, task_run: TaskRun, state: State) -> bool:
-    """Retry unreachable sources only; a missing local file will not appear by waiting."""
+    """Retry unreachable sources only: a missing local file or a dataset name the hub does
+    not know will not appear by waiting (see `sources.hub_failure`)."""
     return isinstance(state.result(raise_on_failure=False), SourceUnavailable)
 
 
@@ -58,7 +59,7 @@ def _is_transient(task: Task, task_run: TaskRun, state: State) -> bool:
     persist_result=True,
 )
 def fetch_source(source: SourceConfig, root: Path) -> FetchedSource:
-    """Pin the source to content; retried with backoff since hubs and disks flake."""
+    """Pin the source to content; retried with backoff while the hub cannot be reached."""
     fetched = fetch(source, root)
     get_run_logger().info("fetched %s (sha256 %s)", fetched.origin, fetched.fingerprint[:12])
     return fetched

@@ -69,10 +69,12 @@ def champion_model(registry_dir: Path) -> Path | None:
 
 
 @task(name="check-for-changes")
-def check_for_changes(registry_dir: Path, train_key: str, force: bool) -> str | None:
-    """The reason to skip this run (nothing changed since the champion), else None."""
-    reason = promotion.unchanged_reason(load_champion(registry_dir),
-                                        read_decisions(registry_dir), train_key)
+def check_for_changes(registry_dir: Path, train_key: str, settings: EvaluationSettings,
+                      force: bool) -> str | None:
+    """The reason to skip this run (neither its training nor its evaluation changed since
+    it was decided on), else None."""
+    reason = promotion.unchanged_reason(load_champion(registry_dir), read_decisions(registry_dir),
+                                        train_key, promotion.evaluation_version(settings))
     if reason is None:
         return None
     if force:

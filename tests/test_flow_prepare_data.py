@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.prepare_data import DEFAULT_CONFIG, main, prepare_data, resolve_config
-from rm_core.config import SAMPLE_FILES
+from rm_core.config import SAMPLE_FILES, SourceConfig
+from tasks.data import fetch_source
 
 STAGES = ("fetch-source", "validate-and-convert", "split-train-val", "build-verl-rows")
 
@@ -167,3 +170,51 @@ def test_missing_source_file_is_a_clear_error(
 def test_relative_config_path_resolves_from_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/")
     assert resolve_config(DEFAULT_CONFIG).is_file()
+
+
+@flow
+def fetch_once(source: SourceConfig, root: Path) -> None:
+    """The fetch task alone, with its retry policy but no waits between attempts."""
+    fetch_source.with_options(retry_delay_seconds=0)(source, root)
+
+
+def fetch_attempts(flow_run_id: UUID) -> list[tuple[int, str]]:
+    """(run_count, final state) of each task run of the flow run."""
+
+    async def read() -> list[tuple[int, str]]:
+        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=in_run)
+        return [(run.run_count, run.state.name) for run in runs]
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize(("error", "attempts"), [
+    ("not found", 1),
+    ("unreachable", 4),
+])
+def test_fetch_retries_an_unreachable_hub_but_not_a_misspelt_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str, attempts: int
+) -> None:
+    import datasets
+    from datasets.exceptions import DatasetNotFoundError
+
+    raised = {
+        "not found": DatasetNotFoundError(
+            "Dataset 'nvidia/HelpStere2' doesn't exist on the Hub or cannot be accessed."),
+        "unreachable": ConnectionError(
+            "Couldn't reach 'nvidia/HelpStere2' on the Hub (LocalEntryNotFoundError)"),
+    }[error]
+    calls = []
+
+    def load_dataset(name: str, **kwargs: Any) -> None:
+        calls.append(name)
+        raise raised
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    source = SourceConfig(kind="huggingface", name="nvidia/HelpStere2")
+    state = fetch_once(source, tmp_path, return_state=True)
+    assert state.is_failed()
+    assert len(calls) == attempts
+    assert fetch_attempts(state.state_details.flow_run_id) == [(attempts, "Failed")]

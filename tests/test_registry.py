@@ -288,10 +288,11 @@ def test_a_run_is_unchanged_when_its_train_stage_was_decided_on_promoted_or_not(
 ) -> None:
     from rm_core.evaluation.promotion import unchanged_reason
 
-    assert unchanged_reason(None, [], "key-a") is None
-    record_decision(with_champion, _decide(WORSE_PRED, with_champion), "run-2", "key-a")
+    assert unchanged_reason(None, [], "key-a", "eval-1") is None
+    record_decision(with_champion, _decide(WORSE_PRED, with_champion), "run-2", "key-a",
+                    "eval-1")
     decisions = read_decisions(with_champion)
-    reason = unchanged_reason(load_champion(with_champion), decisions, "key-a")
+    reason = unchanged_reason(load_champion(with_champion), decisions, "key-a", "eval-1")
     assert reason is not None and "run-2" in reason and "not promoted" in reason
     assert "force=true" in reason
-    assert unchanged_reason(load_champion(with_champion), decisions, "key-b") is None
+    assert unchanged_reason(load_champion(with_champion), decisions, "key-b", "eval-1") is None

@@ -7,15 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from rm_core.config import SourceConfig
 from rm_core.data import sources
 from rm_core.data.coerce import Kind
 from rm_core.data.sources import ERROR_COLUMN, ROW_COLUMN, FetchedSource, fetch, read_batches
-from rm_core.errors import SourceError
+from rm_core.errors import SourceError, SourceUnavailable
 
 KINDS: dict[str, Kind] = {"prompt": "messages", "response": "text", "helpfulness": "number"}
 MAPPING = {"prompt": "question", "response": "answer", "helpfulness": "score"}
@@ -254,8 +256,99 @@ def test_unknown_hub_split_is_a_source_error(
     source = SourceConfig(kind="huggingface", name=str(repo), split="validation")
     with pytest.raises(SourceError) as info:
         fetch(source, offline_hub / "artifacts")
+    assert not isinstance(info.value, SourceUnavailable)  # waiting will not add the split
     assert str(repo) in str(info.value)
     assert "'validation'" in str(info.value)
+
+
+def _http_error(status: int) -> Exception:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    response = requests.Response()
+    response.status_code = status
+    return HfHubHTTPError(f"{status} Server Error", response=response)
+
+
+def _raised_from(error: Exception, cause: Exception) -> Exception:
+    error.__cause__ = cause
+    return error
+
+
+def _hub_raises(monkeypatch: pytest.MonkeyPatch, error: Exception) -> list[str]:
+    """datasets.load_dataset raises `error` (the hub cannot be asked here); the names it
+    was called with."""
+    import datasets
+
+    calls: list[str] = []
+
+    def load_dataset(name: str, **kwargs: Any) -> None:
+        calls.append(name)
+        raise error
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+def _not_found_errors() -> list[Exception]:
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    return [
+        DatasetNotFoundError("Dataset 'nvidia/HelpStere2' doesn't exist on the Hub or cannot "
+                             "be accessed."),
+        FileNotFoundError("Couldn't find any data file at /work/nvidia/HelpStere2."),
+        _raised_from(DatasetNotFoundError("Revision 'v9' doesn't exist for dataset "
+                                          "'nvidia/HelpStere2' on the Hub."),
+                     RevisionNotFoundError("404 Client Error. Revision Not Found")),
+        RepositoryNotFoundError("404 Client Error. Repository Not Found"),
+    ]
+
+
+def _unreachable_errors() -> list[Exception]:
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    return [
+        ConnectionError("Couldn't reach 'nvidia/HelpStere2' on the Hub (LocalEntryNotFoundError)"),
+        requests.ConnectionError("Failed to resolve 'huggingface.co'"),
+        httpx.ConnectTimeout("timed out"),
+        LocalEntryNotFoundError("cannot find the requested files in the local cache"),
+        _http_error(503),
+        _raised_from(RuntimeError("download failed"), requests.ReadTimeout("read timed out")),
+    ]
+
+
+@pytest.mark.parametrize("error", _not_found_errors(), ids=lambda e: type(e).__name__)
+def test_a_dataset_the_hub_does_not_have_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """Not found is a SourceError not worth retrying, naming the dataset and what was
+    expected of it."""
+    calls = _hub_raises(monkeypatch, error)
+    with pytest.raises(SourceError) as info:
+        fetch(SourceConfig(kind="huggingface", name="nvidia/HelpStere2"), tmp_path)
+    assert not isinstance(info.value, SourceUnavailable)
+    message = str(info.value)
+    assert "Hugging Face dataset 'nvidia/HelpStere2'" in message and "not found" in message
+    assert "Expected data.source.name to be a dataset on the Hub" in message
+    assert calls == ["nvidia/HelpStere2"]
+
+
+@pytest.mark.parametrize("error", _unreachable_errors(), ids=lambda e: type(e).__name__)
+def test_an_unreachable_hub_is_worth_retrying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    _hub_raises(monkeypatch, error)
+    with pytest.raises(SourceUnavailable,
+                       match="cannot reach the Hugging Face Hub for dataset 'nvidia/HelpSteer2'"):
+        fetch(SourceConfig(kind="huggingface", name="nvidia/HelpSteer2"), tmp_path)
+
+
+def test_a_failure_not_known_to_be_permanent_keeps_its_retries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _hub_raises(monkeypatch, RuntimeError("unexpected"))
+    with pytest.raises(SourceUnavailable, match="cannot load Hugging Face dataset"):
+        fetch(SourceConfig(kind="huggingface", name="nvidia/HelpSteer2"), tmp_path)
 
 
 def test_fetched_source_is_frozen(tmp_path: Path) -> None:

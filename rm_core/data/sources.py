@@ -8,6 +8,7 @@ with the columns renamed to the converter's canonical names and coerced to their
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 import uuid
@@ -90,10 +91,7 @@ def _fetch_hub(source: SourceConfig, root: Path) -> FetchedSource:
             source.name, data_dir=source.data_dir, split=source.split, revision=source.revision
         )
     except Exception as exc:
-        raise SourceUnavailable(
-            f"cannot load Hugging Face dataset {source.name!r} "
-            f"(data_dir={source.data_dir!r}, split={source.split!r}): {exc}"
-        ) from exc
+        raise hub_failure(source, exc) from exc
     staging = root / "fetch" / ".download"
     staging.mkdir(parents=True, exist_ok=True)
     snapshot = staging / f"{_digest(origin)}-{uuid.uuid4().hex[:8]}.parquet"
@@ -111,6 +109,64 @@ def _fetch_hub(source: SourceConfig, root: Path) -> FetchedSource:
     finally:
         snapshot.unlink(missing_ok=True)
     return fetched
+
+
+# Errors (module, name; skipped when not installed) meaning the hub was not reached or timed
+# out. LocalEntryNotFoundError: a file that could be neither downloaded nor found cached.
+NETWORK_ERRORS = (("requests", "ConnectionError"), ("requests", "Timeout"),
+                  ("httpx", "TransportError"),
+                  ("huggingface_hub.errors", "LocalEntryNotFoundError"))
+# The hub answered: no such repository (or no access to it), revision or file.
+NOT_FOUND_ERRORS = (("huggingface_hub.errors", "RepositoryNotFoundError"),
+                    ("huggingface_hub.errors", "RevisionNotFoundError"),
+                    ("huggingface_hub.errors", "EntryNotFoundError"))
+
+
+def hub_failure(source: SourceConfig, exc: Exception) -> SourceError:
+    """Why a hub dataset did not load, as an error worth retrying (SourceUnavailable) only
+    when waiting can help: a name, revision or split that does not exist fails at once."""
+    what = (f"dataset {source.name!r} (revision={source.revision or 'main'!r}, "
+            f"data_dir={source.data_dir!r}, split={source.split!r})")
+    network = (ConnectionError, TimeoutError, *_types(NETWORK_ERRORS))
+    if any(isinstance(error, network) or _server_busy(error) for error in _chain(exc)):
+        return SourceUnavailable(f"cannot reach the Hugging Face Hub for {what}: {exc}")
+    missing = (FileNotFoundError, *_types(NOT_FOUND_ERRORS))
+    if isinstance(exc, missing) or isinstance(exc.__cause__, missing):
+        return SourceError(
+            f"Hugging Face {what} not found: {exc}. Expected data.source.name to be a "
+            "dataset on the Hub (owner/name; signed in for a gated or private one) or a "
+            "local dataset folder, with that revision and data_dir"
+        )
+    if isinstance(exc, ValueError):
+        return SourceError(f"Hugging Face {what} does not load as configured: {exc}")
+    return SourceUnavailable(f"cannot load Hugging Face {what}: {exc}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or while handling (libraries wrap
+    network errors in their own)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _types(names: tuple[tuple[str, str], ...]) -> tuple[type[BaseException], ...]:
+    found = []
+    for module, name in names:
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _server_busy(error: BaseException) -> bool:
+    """An HTTP error with a server error or rate limit status (5xx, 429)."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    return isinstance(status, int) and (status >= 500 or status == 429)
 
 
 def detect_format(path: Path, declared: str = "auto") -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rm_core.artifacts import code_version, stage_key
 from rm_core.evaluation.registry import (
     Baseline,
     Champion,
@@ -20,6 +21,7 @@ from rm_core.evaluation.registry import (
     promote,
     record_decision,
 )
+from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.stage import EvaluatedModel
 
 
@@ -46,9 +48,9 @@ def compare_and_promote(
     """Promote `challenger` if it beats the champion (none yet: the base model, when
     judged) beyond the noise; record the decision.
 
-    `provenance` (config, train stage key, code version...) is kept with a promoted
-    champion, and its train key with every decision, so a later run can tell whether
-    anything changed since.
+    `provenance` (config, train stage key, evaluation version, code version...) is kept
+    with a promoted champion, and its train key and evaluation version with every
+    decision, so a later run can tell whether anything changed since.
     """
     evaluation = challenger.evaluation
     if champion is not None and champion_judged is not None:
@@ -73,26 +75,38 @@ def compare_and_promote(
             run_id=run_id,
             step=challenger.step or 0,
         ))  # fmt: skip
-    record_decision(registry_dir, decision, run_id, provenance.get("train_key"))
+    record_decision(registry_dir, decision, run_id, provenance.get("train_key"),
+                    provenance.get("evaluation_version"))
     return decision
 
 
+def evaluation_version(settings: EvaluationSettings) -> str:
+    """What a decision on a trained run depends on besides the run: the merge, judging and
+    decision code and the evaluation settings (the registry's place aside)."""
+    return stage_key("promote", merge=code_version("merge"), eval=code_version("eval"),
+                     settings=settings.model_dump(mode="json", exclude={"registry_dir"}))
+
+
 def unchanged_reason(champion: Champion | None, decisions: list[dict[str, Any]],
-                     train_key: str) -> str | None:
-    """Why retraining would reproduce a judge already trained and decided on, or None
-    when something changed.
+                     train_key: str, evaluation: str) -> str | None:
+    """Why running again would reproduce a decision already taken, or None when something
+    changed.
 
     The train stage key hashes the verl rows (so the source data and the data config),
-    the whole training spec, the base model's files and the library's code: equal keys
-    mean the same training run.
+    the whole training spec, the base model's files and the training code: equal keys
+    mean the same training run. `evaluation` (see `evaluation_version`) must match too:
+    with new evaluation code or settings the run is judged and decided on again, its
+    training answered from the cache.
     """
-    same = (f"same data, training config, base model and code (train stage {train_key}). "
-            "Training and evaluation skipped; run with force=true to train and evaluate "
-            "anyway.")
-    if champion is not None and champion.config.get("train_key") == train_key:
+    same = (f"same data, training config, base model and training code (train stage "
+            f"{train_key}), same evaluation code and settings. Training and evaluation "
+            "skipped; run with force=true to train and evaluate anyway.")
+    if (champion is not None and champion.config.get("train_key") == train_key
+            and champion.config.get("evaluation_version") == evaluation):
         return (f"nothing changed since the champion was trained (run {champion.run_id}, "
                 f"step {champion.step}, promoted {champion.promoted_at}): {same}")
-    decided = [d for d in decisions if d.get("train_key") == train_key]
+    decided = [d for d in decisions if d.get("train_key") == train_key
+               and d.get("evaluation_version") == evaluation]
     if not decided:
         return None
     last = decided[-1]
