@@ -40,10 +40,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # of ingest, split and verl, is listed once, under ingest. "promote" is not a stage with
 # an output but the decision on a run (`rm_core.evaluation.promotion`).
 STAGE_CODE: dict[str, tuple[str, ...]] = {
-    "ingest": ("data/stage.py", "data/sources.py", "data/schema.py", "data/coerce.py",
-               "data/validate.py", "data/convert"),
-    "split": ("data/split.py",),
-    "verl": ("data/verl_rows.py", "judge/templates.py"),
+    "ingest": ("data/ingest_stage.py", "data/stage_io.py", "data/sources.py",
+               "data/schema.py", "data/coerce.py", "data/validate.py", "data/convert"),
+    "split": ("data/split_stage.py", "data/split.py"),
+    "verl": ("data/verl_stage.py", "data/verl_rows.py", "judge/templates.py"),
     "train": ("training/run.py", "training/spec.py", "training/job.py", "training/launcher.py",
               "training/worker_setup.py", "training/cpu_patches.py", "training/judge_dataset.py",
               "training/judge_metrics.py", "judge/rewards.py", "judge/templates.py"),

@@ -18,7 +18,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from rm_core.artifacts import finish, is_complete, read_result, stage_dir, stage_key
 from rm_core.cluster.jobs import follow, raise_for_status, submit_or_attach
 from rm_core.config import DataConfig
-from rm_core.data.stage import VerlResult
+from rm_core.data.verl_stage import VerlResult
 from rm_core.training.job import REWARD_FILE, submission_id, training_job
 from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import RunPaths, TrainSpec
