@@ -24,7 +24,6 @@ import pytest
 
 from rm_core.evaluation.metrics import (
     bootstrap_ci,
-    evaluate_pointwise,
     exact_accuracy,
     mae_parsed,
     mean_reward,
@@ -32,6 +31,7 @@ from rm_core.evaluation.metrics import (
     spearman_parsed,
 )
 from rm_core.evaluation.pairwise import PairJudgement, preference_metrics
+from rm_core.evaluation.pointwise import evaluate_pointwise
 from rm_core.evaluation.registry import Baseline, decide
 
 RECORDED = Path(__file__).with_name("eval_metrics_recorded.json")

@@ -10,8 +10,8 @@ import pytest
 
 from rm_core.embedded_models import build_tiny_qwen2
 from rm_core.evaluation import report, stage
-from rm_core.evaluation.metrics import evaluate_pointwise
 from rm_core.evaluation.pairwise import pairwise_report
+from rm_core.evaluation.pointwise import evaluate_pointwise
 from rm_core.evaluation.runner import JudgeEvaluation
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge.templates import PointwiseTemplate

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from rm_core.evaluation.metrics import MetricReport
+from rm_core.evaluation.pointwise import MetricReport
 from rm_core.evaluation.stage import EvaluatedModel
 
 TRAINING_REWARD = "reward mean"

@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from rm_core.evaluation import plots as plots_
-from rm_core.evaluation.metrics import MetricValue, evaluate_pointwise
+from rm_core.evaluation.metrics import MetricValue
+from rm_core.evaluation.pointwise import evaluate_pointwise
 from rm_core.evaluation.registry import Decision
 from rm_core.evaluation.stage import EvaluatedModel
 

@@ -22,8 +22,9 @@ from safetensors import SafetensorError
 
 from rm_core.errors import RmPipelineError
 from rm_core.evaluation.backends import JudgeBackend, open_backend
-from rm_core.evaluation.metrics import UNPARSED, MetricReport, evaluate_pointwise
+from rm_core.evaluation.metrics import UNPARSED
 from rm_core.evaluation.pairwise import PREFERENCE_CODES, PairwiseReport, pairwise_report
+from rm_core.evaluation.pointwise import MetricReport, evaluate_pointwise
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge import generation
 from rm_core.judge.templates import (
