@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,7 @@ class MetricReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
 
+    kind: Literal["pointwise"] = "pointwise"
     n: int
     n_parsed: int
     max_score: int
@@ -45,6 +47,19 @@ class MetricReport(BaseModel):
     confusion_matrix: list[list[int]]
     confusion_columns: list[str]
     per_label_recall: dict[int, float | None]
+
+    @property
+    def confusion_rows(self) -> list[str]:
+        """Row labels of the confusion matrix: the true scores."""
+        return [str(label) for label in range(self.max_score + 1)]
+
+    def headline(self) -> dict[str, float]:
+        """Every metric's value by name: what tables, W&B and the registry record."""
+        return {name: metric.value for name, metric in self.metrics.items()}
+
+    def intervals(self) -> dict[str, MetricValue]:
+        """The metrics with their bootstrap intervals (all of them)."""
+        return dict(self.metrics)
 
 
 def _parsed_mean(total: np.ndarray, parsed: np.ndarray, axis: int = -1) -> np.ndarray:
