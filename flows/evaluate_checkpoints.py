@@ -47,6 +47,20 @@ def _config(config_path: str, artifacts_dir: str | None) -> ExperimentConfig:
     return config
 
 
+def _metric(config: ExperimentConfig, config_path: str) -> str:
+    """The metric candidates are ranked and promoted by, checked against the judge kind."""
+    try:
+        return resolved_metric(config.evaluation, judge_kind(config.data) == "pairwise")
+    except ValueError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from exc
+
+
+def _max_new_tokens(config: ExperimentConfig) -> int:
+    training = config.training
+    return config.evaluation.max_new_tokens or (
+        training.grpo.max_response_length if training else DEFAULT_MAX_NEW_TOKENS)
+
+
 def _provenance(config: ExperimentConfig, run_dir: Path | None) -> dict[str, Any]:
     """What a promoted champion came from: a nightly run compares it to skip retraining."""
     return {"experiment": config.name, "train_key": run_dir.name if run_dir else None,
@@ -65,51 +79,42 @@ def evaluate_checkpoints(
     artifacts_dir: str | None = None,
 ) -> EvaluationSummary:
     """Base model vs every checkpoint (vs the champion), with CIs, plots and a decision."""
-    config = _config(config_path, artifacts_dir)
-    root, settings = config.artifacts_dir, config.evaluation
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
-    pairwise = judge_kind(config.data) == "pairwise"
-    try:
-        metric = resolved_metric(settings, pairwise)
-    except ValueError as exc:
-        raise ConfigError(f"{config_path}: {exc}") from exc
+    config = _config(config_path, artifacts_dir)
+    root, training, metric = config.artifacts_dir, config.training, _metric(config, config_path)
     val = Path(val_path) if val_path else prepare_data(config_path, str(root)).val_path
-    training = config.training
-    judge = partial(
-        evaluate_judge, val_path=val, data=config.data, settings=settings, root=root,
-        max_new_tokens=settings.max_new_tokens or (
-            training.grpo.max_response_length if training else DEFAULT_MAX_NEW_TOKENS),
-    )  # fmt: skip
-    models = []
+    judge = partial(evaluate_judge, val_path=val, data=config.data, settings=config.evaluation,
+                    max_new_tokens=_max_new_tokens(config), root=root)
+
     base = base_model or (training.model_path if training else None)
     base_judged = None
-    if settings.include_base and base:
+    if config.evaluation.include_base and base:
         base_judged = judge("base", "base", 0, Path(prepare_model(base, root)))
-        models.append(base_judged)
     run = Path(run_dir) if run_dir else None
+    candidates: list[stage.EvaluatedModel] = []
     if run is not None:
         for step, step_dir in stage.run_checkpoints(run).items():
-            merged = merge_checkpoint(step_dir, root)
-            models.append(judge(stage.step_label(step), "checkpoint", step, merged))
+            candidates.append(judge(stage.step_label(step), "checkpoint", step,
+                                    merge_checkpoint(step_dir, root)))
     if model_dir:
-        models.append(judge(Path(model_dir).name, "model", None, Path(model_dir)))
+        candidates.append(judge(Path(model_dir).name, "model", None, Path(model_dir)))
     registry = registry_dir(config)
-    champion = champion_model(registry)
-    if champion is not None:
-        models.append(judge("champion", "champion", None, champion))
-    best = stage.best_candidate(models, metric)
+    champion_dir = champion_model(registry)
+    champion = judge("champion", "champion", None, champion_dir) if champion_dir else None
+
+    best = stage.best_candidate(candidates, metric)
     decision = None
     if promote and best is not None:
         decision = compare_with_champion(
-            registry, best, models[-1] if champion else None, metric,
-            stage.file_fingerprint(val), str(flow_run.root_flow_run_id or "local"),
-            _provenance(config, run), base_judged,
+            registry, best, champion, metric, stage.file_fingerprint(val),
+            str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
         )  # fmt: skip
+    models = [m for m in (base_judged, *candidates, champion) if m is not None]
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
-    out_dir = root / "reports" / str(flow_run.id or "local")
     return report_evaluation(title, metric, models, best, decision,
-                             stage.training_metrics(run) if run else [], out_dir,
+                             stage.training_metrics(run) if run else [],
+                             root / "reports" / str(flow_run.id or "local"),
                              training.wandb if training else WandbSettings(enabled=False))
 
 

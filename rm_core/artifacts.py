@@ -49,7 +49,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
               "training/judge_metrics.py", "judge/rewards.py", "judge/templates.py"),
     "merge": ("evaluation/checkpoints.py", "evaluation/safe_merge.py"),
     "eval": ("evaluation/stage.py", "evaluation/runner.py", "evaluation/backends.py",
-             "evaluation/metrics.py", "evaluation/pairwise.py", "evaluation/settings.py",
+             "evaluation/metrics.py", "evaluation/pointwise.py", "evaluation/pairwise.py",
+             "evaluation/settings.py",
              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
     "promote": ("evaluation/registry.py", "evaluation/promotion.py"),
 }

@@ -51,13 +51,7 @@ def evaluate_judge(label: str, kind: str, step: int | None, model_dir: Path, val
     logger.info("judging %s with %s (%s)", val_path.name, label, model_dir)
     judged = stage.evaluate_cached(label, kind, step, model_dir, val_path, template_for(data),
                                    settings, max_new_tokens, root)
-    metrics = judged.evaluation.report.metrics
-    logger.info(
-        "%s: mean reward %.3f, accuracy %.3f, parse failures %.0f%% on %d rows (%.0f s)",
-        label, metrics["mean_reward"].value, metrics["accuracy"].value,
-        100 * metrics["parse_failure_rate"].value, judged.evaluation.n,
-        judged.evaluation.seconds,
-    )
+    logger.info("%s", report.describe(judged))
     return judged
 
 

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rm_core.embedded_models import build_tiny_qwen2
+from rm_core.evaluation.pairwise import PairwiseReport
 from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, evaluate_model
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge import generation
@@ -256,10 +257,13 @@ def test_pairwise_judge_gets_accuracy_and_position_consistency(
     result = evaluate_model(tiny_model, val, template, FAST)
 
     assert result.true == [0, 1, 1, 0] and result.predictions == [0, 1, 0, 0]
-    assert result.report.metrics["accuracy"].value == 0.75
-    assert result.pairwise is not None
-    assert result.pairwise.preference.first_position_rate == 0.75
-    assert result.pairwise.consistency.flips == 1 and result.pairwise.consistency.flip_rate == 0.5
+    assert isinstance(result.report, PairwiseReport)
+    assert result.report.preference.accuracy.value == 0.75
+    assert result.report.preference.first_position_rate == 0.75
+    assert result.report.consistency.flips == 1 and result.report.consistency.flip_rate == 0.5
+    cached = JudgeEvaluation.model_validate_json(result.model_dump_json())  # as stage reads it
+    assert isinstance(cached.report, PairwiseReport)
+    assert cached.model_dump_json() == result.model_dump_json()
 
 
 def test_multi_attribute_judge_is_scored_per_dimension(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rm_core.embedded_models import build_tiny_qwen2
-from rm_core.evaluation import report, stage
-from rm_core.evaluation.metrics import evaluate_pointwise
+from rm_core.evaluation import promotion, report, stage, tracking
 from rm_core.evaluation.pairwise import pairwise_report
+from rm_core.evaluation.pointwise import evaluate_pointwise
+from rm_core.evaluation.registry import load_champion
 from rm_core.evaluation.runner import JudgeEvaluation
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge.templates import PointwiseTemplate
@@ -103,20 +106,100 @@ def test_report_files_table_and_reference_row(tmp_path: Path) -> None:
     assert (tmp_path / report.SUMMARY_FILE).is_file()
 
 
-def test_pairwise_report_shows_position_bias_and_conflicts(tmp_path: Path) -> None:
+def pairwise_judged(label: str, kind: str, step: int | None,
+                    predictions: list[int]) -> stage.EvaluatedModel:
+    """Three pairs judged in both orders (truth A then B), verdicts coded A=0, B=1, tie=2."""
     rows = [{"extra_info": {"unique_id": f"hs2-p{i}-{order}"},
              "reward_model": {"ground_truth": {"preference": truth}}}
             for i in range(3) for order, truth in (("ab", "A"), ("ba", "B"))]
-    predictions = [0, 0, 0, 1, 0, 1]  # p0 flips with the order, p1 and p2 are consistent
-    model = judged("step 1", "checkpoint", 1, [0] * 6)
-    evaluation = model.evaluation.model_copy(update={
-        "pairwise": pairwise_report(rows, predictions, EvaluationSettings(n_resamples=50))})
-    model = model.model_copy(update={"evaluation": evaluation})
+    evaluation = JudgeEvaluation(
+        model=label, backend="transformers", n=6, unique_ids=[f"p{i}" for i in range(6)],
+        true=[0, 1] * 3, predictions=predictions, completions=["A</preference>"], seconds=1.0,
+        report=pairwise_report(rows, predictions, EvaluationSettings(n_resamples=50)),
+    )  # fmt: skip
+    return stage.EvaluatedModel(label=label, kind=kind, step=step, model_dir=Path(label),
+                                evaluation=evaluation)
+
+
+# p0 flips with the order (A both times), p1 and p2 are consistent and right
+FLIPPING = [0, 0, 0, 1, 0, 1]
+SCORE_METRICS = ("mae", "rmse", "mean_reward", "mean reward", "pearson", "spearman", "within")
+PAIRWISE_FIGURES = {"accuracy", "accuracy_without_tie_labels", "parse_failure_rate",
+                    "predicted_tie_rate", "first_position_rate", "order_flip_rate",
+                    "symmetry_conflict_rate", "transitivity_conflict_rate", "cycle_rate"}
+
+
+def test_pairwise_report_shows_position_bias_and_conflicts(tmp_path: Path) -> None:
+    model = pairwise_judged("step 1", "checkpoint", 1, FLIPPING)
 
     text = report.markdown(report.write("pairs", "accuracy", [model], model, None, [], tmp_path))
     assert "| picks A |" in text
     assert "| step 1 | " in text and "0.333 of 3" in text  # one of three pairs flips
-    assert "(reference)" not in text and "(0 = A, 1 = B, 2 = tie)" in text
+    assert "(reference)" not in text
+    assert "| true \\ predicted | A | B | tie | unparsed |" in text
+    assert "| B | 1 | 2 | 0 | 0 |" in text  # true B: one verdict A, two B
+
+
+def test_a_pairwise_judge_publishes_preference_figures_and_no_score_metric(
+    tmp_path: Path
+) -> None:
+    models = [pairwise_judged("base", "base", 0, [0] * 6),
+              pairwise_judged("step 1", "checkpoint", 1, FLIPPING)]
+    best = stage.best_candidate(models, "accuracy")
+    summary = report.write("pairs", "accuracy", models, best, None, [], tmp_path)
+
+    table = report.table_rows(models)
+    assert set(table[1]) == {"model", "n", "parsed", "seconds", "accuracy ci", *PAIRWISE_FIGURES}
+    assert table[1]["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
+    assert table[1]["first_position_rate"] == pytest.approx(4 / 6, abs=1e-4)
+    assert table[1]["order_flip_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    steps = tracking.wandb_steps(summary)
+    assert [step for step, _ in steps] == [0, 1]
+    assert all(set(values) == {f"eval/{name}" for name in PAIRWISE_FIGURES}
+               for _, values in steps)
+    assert steps[1][1]["eval/accuracy"] == pytest.approx(5 / 6)
+    saved = json.loads((tmp_path / report.SUMMARY_FILE).read_text())
+    assert saved["models"][1]["evaluation"]["report"]["kind"] == "pairwise"
+    log_line = report.describe(best)
+    assert log_line.startswith("step 1: accuracy 0.833") and "order flips 33%" in log_line
+    published = [json.dumps(table), json.dumps(steps), json.dumps(saved), log_line,
+                 summary.report_path.read_text()]
+    for text in published:
+        assert not any(name in text.lower() for name in SCORE_METRICS), text
+
+
+def test_a_pairwise_judge_is_promoted_by_preference_accuracy_over_the_base_model(
+    tmp_path: Path
+) -> None:
+    base = pairwise_judged("base", "base", 0, [0] * 6)  # always A: half right
+    model_dir = tmp_path / "step-1"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    step = pairwise_judged("step 1", "checkpoint", 1, [0, 1] * 3).model_copy(
+        update={"model_dir": model_dir})
+    registry = tmp_path / "registry"
+
+    decision = promotion.compare_and_promote(registry, step, None, None, "accuracy", "fp",
+                                             "run-1", {"train_key": "k"}, base)
+    assert decision.incumbent == "base model" and decision.promote
+    assert (decision.champion_value, decision.challenger_value) == (0.5, 1.0)
+    champion = load_champion(registry)
+    assert champion is not None and set(champion.metrics) == PAIRWISE_FIGURES
+
+
+def test_a_judge_answering_one_score_reports_undefined_correlations_as_n_a(
+    tmp_path: Path
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = judged("step 1", "checkpoint", 1, [2] * 6)
+        summary = report.write("constant", "mean_reward", [model], model, None, [], tmp_path)
+    row = report.table_rows([model])[0]
+    assert row["spearman_parsed"] is None and row["spearman_parsed ci"] == "[None, None]"
+    assert "| step 1 | " in summary.report_path.read_text()
+    step_line = next(line for line in summary.report_path.read_text().splitlines()
+                     if line.startswith("| step 1 |"))
+    assert step_line.endswith("| n/a | n/a |")  # Pearson and Spearman
 
 
 def test_multi_attribute_report_has_a_row_per_model_and_a_column_per_dimension(

@@ -10,6 +10,8 @@ from tiny_training import TINY_GRPO
 
 from flows.pairwise_train import main, pairwise_train
 from flows.pointwise_train import main as pointwise_main
+from rm_core.evaluation.pairwise import PairwiseReport
+from rm_core.evaluation.report import table_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -37,10 +39,13 @@ def test_pairwise_train_trains_and_evaluates_in_both_orders(tmp_path: Path) -> N
     assert [m.label for m in evaluation.models] == ["base", "step 2"]
     assert evaluation.metric == "accuracy"
     judged = evaluation.model("step 2").evaluation
-    assert judged.pairwise is not None
-    assert judged.pairwise.consistency.pairs_in_both_orders == 4  # 8 rows = 4 pairs x 2 orders
+    assert isinstance(judged.report, PairwiseReport)
+    assert judged.report.consistency.pairs_in_both_orders == 4  # 8 rows = 4 pairs x 2 orders
     assert evaluation.decision is not None and evaluation.decision.incumbent == "base model"
     assert "| picks A |" in evaluation.report_path.read_text()
+    table = table_rows(evaluation.models)
+    assert {"accuracy", "order_flip_rate", "first_position_rate"} <= set(table[1])
+    assert not {"mae_parsed", "pearson_parsed", "mean_reward"} & set(table[1])
 
 
 def test_each_flow_refuses_the_other_kind_of_config(

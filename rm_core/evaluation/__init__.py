@@ -2,12 +2,10 @@
 
 from rm_core.evaluation.metrics import (
     UNPARSED,
-    MetricReport,
     MetricValue,
     bootstrap_ci,
     confusion_columns,
     confusion_matrix,
-    evaluate_pointwise,
     exact_accuracy,
     mae_parsed,
     mean_reward,
@@ -21,6 +19,7 @@ from rm_core.evaluation.metrics import (
     spearman_parsed,
     within1_accuracy,
 )
+from rm_core.evaluation.pointwise import MetricReport, evaluate_pointwise
 
 __all__ = [
     "UNPARSED",

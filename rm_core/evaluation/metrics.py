@@ -1,8 +1,10 @@
-"""Pointwise judge metrics with bootstrap confidence intervals.
+"""Judge metrics of scores and the bootstrap behind every confidence interval.
 
-The promotion rule compares champion and challenger on the same validation rows, so the
-paired bootstrap resamples row indices once and applies them to both models; a plain
-per-model CI would ignore that the two models share the rows and be far too wide.
+The statistics come from scipy: `scipy.stats.bootstrap` (percentile intervals, rows
+resampled with `paired=True`), `pearsonr` and `spearmanr`. The promotion rule compares
+champion and challenger on the same validation rows, so the paired bootstrap resamples
+row indices once and applies them to both models; a plain per-model CI would ignore
+that the two models share the rows and be far too wide.
 
 Unparsable predictions (None, NaN or -1, i.e. `UNPARSED`) are never dropped silently:
 they count as wrong for `exact_accuracy` and `within1_accuracy`, as reward 0 in
@@ -15,12 +17,13 @@ predictions only - read them next to the parse-failure rate. Any other predictio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.stats import rankdata
+from scipy import stats
 
 from rm_core.judge.rewards import pointwise_reward
 
@@ -32,7 +35,9 @@ UNPARSED_COLUMN = "unparsed"
 ArrayLike = Sequence[Any] | np.ndarray
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
-# Bounds the (resamples x n) index block held in memory at once (32 MiB of int64).
+Statistic = Callable[..., np.ndarray]  # statistic(*columns, axis=-1), one value per resample
+
+# Bounds the (resamples x n) index batch held in memory at once (32 MiB of int64).
 _MAX_INDEX_CELLS = 1 << 22
 
 
@@ -86,7 +91,7 @@ def _reward_table(max_score: int, k: float) -> np.ndarray:
     return np.array([pointwise_reward(d, 0, k, max_score) for d in range(max_score + 1)])
 
 
-def _per_sample(p: np.ndarray, t: np.ndarray, max_score: int, k: float) -> dict[str, np.ndarray]:
+def per_sample(p: np.ndarray, t: np.ndarray, max_score: int, k: float) -> dict[str, np.ndarray]:
     """Per-row float columns whose means (or ratios of sums) are the headline metrics."""
     parsed = p != UNPARSED
     error = np.where(parsed, np.abs(p - t), 0)
@@ -101,16 +106,12 @@ def _per_sample(p: np.ndarray, t: np.ndarray, max_score: int, k: float) -> dict[
     }
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r; NaN (no warning) for fewer than 2 points or a constant side."""
-    if x.size < 2:
+def _correlation(coefficient: Callable[..., Any], x: np.ndarray, y: np.ndarray) -> float:
+    """scipy's coefficient; NaN for fewer than 2 points or a constant side, where it is
+    undefined (a judge that always answers the same score) and scipy would warn."""
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan
-    dx = x - x.mean()
-    dy = y - y.mean()
-    denom = math.sqrt(float(dx @ dx) * float(dy @ dy))
-    if denom == 0.0:
-        return math.nan
-    return max(-1.0, min(1.0, float(dx @ dy) / denom))
+    return float(coefficient(x, y).statistic)
 
 
 # --- point metrics -------------------------------------------------------------------
@@ -137,7 +138,7 @@ def parse_failure_rate(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> 
 def mean_reward(pred: ArrayLike, true: ArrayLike, max_score: int = 4, k: float = 2.0) -> float:
     """Mean training reward (`pointwise_reward`); unparsed rows score 0 as in training."""
     p, t = normalise(pred, true, max_score)
-    return float(np.mean(_per_sample(p, t, max_score, k)["reward"]))
+    return float(np.mean(per_sample(p, t, max_score, k)["reward"]))
 
 
 def _parsed(pred: ArrayLike, true: ArrayLike, max_score: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,16 +161,12 @@ def rmse_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
 
 def pearson_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
     """Pearson r over parsed rows; NaN for < 2 parsed rows or constant input."""
-    p, t = _parsed(pred, true, max_score)
-    return _pearson(p.astype(float), t.astype(float))
+    return _correlation(stats.pearsonr, *_parsed(pred, true, max_score))
 
 
 def spearman_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
-    """Spearman rho (Pearson on average ranks) over parsed rows; NaN like `pearson_parsed`."""
-    p, t = _parsed(pred, true, max_score)
-    if p.size < 2:
-        return math.nan
-    return _pearson(rankdata(p), rankdata(t))
+    """Spearman rho over parsed rows; NaN like `pearson_parsed`."""
+    return _correlation(stats.spearmanr, *_parsed(pred, true, max_score))
 
 
 def pointwise_metrics(
@@ -215,38 +212,44 @@ def per_label_recall(
 # --- bootstrap -----------------------------------------------------------------------
 
 
-def _index_blocks(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Resampled row indices in (rows, n) blocks; the same seed gives the same indices."""
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
-    rng = np.random.default_rng(seed)
-    rows = max(1, _MAX_INDEX_CELLS // n)
-    for start in range(0, n_resamples, rows):
-        yield rng.integers(0, n, size=(min(rows, n_resamples - start), n))
+def percentile_interval(columns: tuple[np.ndarray, ...], statistic: Statistic,
+                        n_resamples: int, confidence: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over rows, the columns resampled together.
 
-
-def _bootstrap_stats(
-    n: int, stat: Callable[[np.ndarray], np.ndarray], n_resamples: int, seed: int
-) -> np.ndarray:
-    """Statistic of every resample; `stat` maps an index block to one value per row."""
-    return np.concatenate([stat(idx) for idx in _index_blocks(n, n_resamples, seed)])
-
-
-def _rowwise(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], np.ndarray]:
-    """Lift a per-resample statistic to an index block (the non-vectorised fallback)."""
-    return lambda idx: np.array([fn(row) for row in idx], dtype=float)
-
-
-def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Percentile interval; NaN resamples (e.g. constant correlation input) are skipped."""
+    The same seed draws the same rows for any statistic. Resamples where the statistic is
+    undefined (NaN: nothing parsed, constant correlation input) are left out of the
+    percentiles rather than making the whole interval NaN.
+    """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    finite = stats[~np.isnan(stats)]
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    n = columns[0].size
+    if n == 1:  # scipy needs two rows; every resample of one row is that row
+        value = float(statistic(*(column[np.newaxis] for column in columns), axis=-1)[0])
+        return value, value
+    with warnings.catch_warnings():  # scipy warns when a NaN resample makes the CI NaN
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            columns, statistic, n_resamples=n_resamples, batch=max(1, _MAX_INDEX_CELLS // n),
+            vectorized=True, paired=True, confidence_level=confidence, method="percentile",
+            rng=np.random.default_rng(seed),
+        )  # fmt: skip
+    resampled = result.bootstrap_distribution
+    if not np.isnan(resampled).any():
+        return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    finite = resampled[~np.isnan(resampled)]
     if finite.size == 0:
         return math.nan, math.nan
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(finite, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+def each_resample(fn: Callable[..., float]) -> Statistic:
+    """A statistic of one resample's columns, applied to each resample of a batch."""
+    return lambda *columns, axis=-1: np.array([fn(*row) for row in zip(*columns, strict=True)],
+                                              dtype=float)
 
 
 def _as_column(values: ArrayLike) -> np.ndarray:
@@ -268,29 +271,23 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap CI over samples (rows).
 
-    `data` is either one array of per-sample values - the metric defaults to their mean,
-    computed vectorised - or a tuple of equal-length columns such as (pred, true),
-    resampled jointly and passed to `metric_fn(*columns)` once per resample.
+    `data` is either one array of per-sample values - `metric_fn(values)` of each
+    resample, by default their mean (vectorised) - or a tuple of equal-length columns
+    such as (pred, true), resampled jointly and passed to `metric_fn(*columns)`.
     """
     if isinstance(data, tuple):
-        columns = [_as_column(c) for c in data]
-        n = columns[0].size
-        if any(c.size != n for c in columns):
+        columns = tuple(_as_column(c) for c in data)
+        if any(c.size != columns[0].size for c in columns):
             raise ValueError("bootstrap columns differ in length")
         if metric_fn is None:
             raise ValueError("metric_fn is required for tuple data")
-        stat = _rowwise(lambda row: metric_fn(*(c[row] for c in columns)))
+        statistic = each_resample(metric_fn)
     else:
-        values = _as_column(data).astype(float)
-        n = values.size
-        stat = (
-            _rowwise(lambda row: metric_fn(values[row]))
-            if metric_fn is not None
-            else lambda idx: values[idx].mean(axis=1)
-        )
-    if n == 0:
+        columns = (_as_column(data).astype(float),)
+        statistic = np.mean if metric_fn is None else each_resample(metric_fn)
+    if columns[0].size == 0:
         raise ValueError("bootstrap needs at least one sample")
-    return _percentile_interval(_bootstrap_stats(n, stat, n_resamples, seed), confidence)
+    return percentile_interval(columns, statistic, n_resamples, confidence, seed)
 
 
 def paired_bootstrap_delta(
@@ -312,12 +309,9 @@ def paired_bootstrap_delta(
     p_a, t = normalise(pred_a, true, max_score)
     p_b, _ = normalise(pred_b, true, max_score)
     delta = metric_fn(p_b, t) - metric_fn(p_a, t)
-    stat = _rowwise(lambda row: metric_fn(p_b[row], t[row]) - metric_fn(p_a[row], t[row]))
-    low, high = _percentile_interval(_bootstrap_stats(t.size, stat, n_resamples, seed), confidence)
+    statistic = each_resample(lambda a, b, t: metric_fn(b, t) - metric_fn(a, t))
+    low, high = percentile_interval((p_a, p_b, t), statistic, n_resamples, confidence, seed)
     return float(delta), low, high
-
-
-# --- report --------------------------------------------------------------------------
 
 
 class MetricValue(BaseModel):
@@ -328,87 +322,3 @@ class MetricValue(BaseModel):
     value: float
     ci_low: float
     ci_high: float
-
-
-class MetricReport(BaseModel):
-    """Everything a pointwise evaluation reports, JSON-serialisable for the run artifacts
-    (NaN, e.g. MAE with nothing parsed, is written as the JSON constant NaN)."""
-
-    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
-
-    n: int
-    n_parsed: int
-    max_score: int
-    k: float
-    n_resamples: int
-    confidence: float
-    seed: int
-    metrics: dict[str, MetricValue]
-    confusion_matrix: list[list[int]]
-    confusion_columns: list[str]
-    per_label_recall: dict[int, float | None]
-
-
-def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with NaN where den is 0 (a resample with nothing parsed)."""
-    out = np.full(num.shape, math.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-def _bootstrap_statistics(
-    p: np.ndarray, t: np.ndarray, max_score: int, k: float
-) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """Index-block statistics per headline metric, vectorised except the correlations."""
-    cols = _per_sample(p, t, max_score, k)
-
-    def mean_of(name: str) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda idx: cols[name][idx].mean(axis=1)
-
-    def parsed_mean(name: str) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda idx: _safe_ratio(cols[name][idx].sum(axis=1), cols["parsed"][idx].sum(axis=1))
-
-    mse = parsed_mean("sq_error")
-    return {
-        "accuracy": mean_of("correct"),
-        "within1_accuracy": mean_of("within1"),
-        "mae_parsed": parsed_mean("abs_error"),
-        "rmse_parsed": lambda idx: np.sqrt(mse(idx)),
-        "mean_reward": mean_of("reward"),
-        "parse_failure_rate": mean_of("unparsed"),
-        "pearson_parsed": _rowwise(lambda row: pearson_parsed(p[row], t[row], max_score)),
-        "spearman_parsed": _rowwise(lambda row: spearman_parsed(p[row], t[row], max_score)),
-    }
-
-
-def evaluate_pointwise(
-    pred: ArrayLike,
-    true: ArrayLike,
-    max_score: int = 4,
-    k: float = 2.0,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> MetricReport:
-    """Headline metrics with bootstrap CIs (the same resampled rows for every metric)."""
-    p, t = normalise(pred, true, max_score)
-    values = pointwise_metrics(p, t, max_score, k)
-    metrics = {}
-    for name, stat in _bootstrap_statistics(p, t, max_score, k).items():
-        low, high = _percentile_interval(
-            _bootstrap_stats(t.size, stat, n_resamples, seed), confidence
-        )
-        metrics[name] = MetricValue(value=values[name], ci_low=low, ci_high=high)
-    return MetricReport(
-        n=int(t.size),
-        n_parsed=int(np.sum(p != UNPARSED)),
-        max_score=max_score,
-        k=k,
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-        metrics=metrics,
-        confusion_matrix=confusion_matrix(p, t, max_score),
-        confusion_columns=confusion_columns(max_score),
-        per_label_recall=per_label_recall(p, t, max_score),
-    )

@@ -12,6 +12,10 @@ both orders, so two things can be measured beyond accuracy:
 Verdicts are "A", "B", "tie" or None (unparsable). Unparsable verdicts count as wrong in
 accuracy and are left out of the consistency and conflict rates, whose denominators say
 how many pairs, triples and prompts could be checked.
+
+`PairwiseReport` is a pairwise judge's whole report: verdicts are coded A=0, B=1, tie=2
+only to pair rows for promotion, and no score metric (MAE, correlation, reward) of those
+codes is computed, since distances between verdicts mean nothing.
 """
 
 from __future__ import annotations
@@ -21,12 +25,18 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
+from rm_core.evaluation.metrics import (
+    UNPARSED_COLUMN,
+    MetricValue,
+    bootstrap_ci,
+    confusion_matrix,
+    per_label_recall,
+)
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge.templates import PREFERENCE_CODES
 
@@ -191,13 +201,51 @@ def conflicts(judgements: Sequence[PairJudgement]) -> ConflictReport:
 
 
 class PairwiseReport(BaseModel):
-    """Everything a pairwise evaluation reports beyond the shared metric table."""
+    """Everything a pairwise evaluation reports.
+
+    `headline()` is what tables, W&B and the registry record: accuracy (with its CI in
+    `intervals()`), accuracy without tie labels, parse failures, predicted ties, the
+    first-position rate, order flips (position consistency) and the symmetry,
+    transitivity and cycle conflict rates.
+    """
 
     model_config = ConfigDict(ser_json_inf_nan="constants")
 
+    kind: Literal["pairwise"] = "pairwise"
+    n: int
+    n_parsed: int
+    n_resamples: int
+    seed: int
     preference: PreferenceReport
     consistency: ConsistencyReport
     conflicts: ConflictReport
+    confusion_matrix: list[list[int]]  # rows: true A, B, tie; columns: verdicts, unparsed
+    confusion_columns: list[str]
+    per_label_recall: dict[str, float | None]
+
+    @property
+    def confusion_rows(self) -> list[str]:
+        """Row labels of the confusion matrix: the true preferences."""
+        return list(PREFERENCE_CODES)
+
+    def headline(self) -> dict[str, float]:
+        """Every figure's value by name (NaN where nothing could be checked)."""
+        pref, pos, con = self.preference, self.consistency, self.conflicts
+        return {
+            "accuracy": pref.accuracy.value,
+            "accuracy_without_tie_labels": pref.accuracy_without_tie_labels,
+            "parse_failure_rate": pref.parse_failure_rate,
+            "predicted_tie_rate": pref.predicted_tie_rate,
+            "first_position_rate": pref.first_position_rate,
+            "order_flip_rate": pos.flip_rate,
+            "symmetry_conflict_rate": con.symmetry_conflict_rate,
+            "transitivity_conflict_rate": con.transitivity_conflict_rate,
+            "cycle_rate": con.cycle_rate,
+        }
+
+    def intervals(self) -> dict[str, MetricValue]:
+        """The figures with a bootstrap interval: accuracy only (the promotion metric)."""
+        return {"accuracy": self.preference.accuracy}
 
 
 _ORDER_SUFFIX = re.compile(r"^(?P<pair>.+)-(?P<order>ab|ba)$")
@@ -221,7 +269,7 @@ def _pair_ids(extra: dict[str, Any]) -> tuple[str, str, str]:
 
 def pairwise_report(rows: Sequence[dict[str, Any]], predictions: Sequence[int],
                     settings: EvaluationSettings) -> PairwiseReport:
-    """The pairwise metrics of coded predictions (A=0, B=1, tie=2, -1 unparsed) on verl rows."""
+    """The pairwise report of coded predictions (A=0, B=1, tie=2, -1 unparsed) on verl rows."""
     verdicts = {code: name for name, code in PREFERENCE_CODES.items()}
     judgements = []
     for row, code in zip(rows, predictions, strict=True):
@@ -230,8 +278,18 @@ def pairwise_report(rows: Sequence[dict[str, Any]], predictions: Sequence[int],
             prompt_id=prompt_id, first=first, second=second, verdict=verdicts.get(code),
             truth=row["reward_model"]["ground_truth"]["preference"],
         ))  # fmt: skip
+    true = [PREFERENCE_CODES[j.truth] for j in judgements]
+    last = max(PREFERENCE_CODES.values())
+    recall = per_label_recall(predictions, true, max_score=last)
     return PairwiseReport(
+        n=len(judgements),
+        n_parsed=sum(j.verdict is not None for j in judgements),
+        n_resamples=settings.n_resamples,
+        seed=settings.seed,
         preference=preference_metrics(judgements, settings.n_resamples, settings.seed),
         consistency=position_consistency(judgements),
         conflicts=conflicts(judgements),
+        confusion_matrix=confusion_matrix(predictions, true, max_score=last),
+        confusion_columns=[*PREFERENCE_CODES, UNPARSED_COLUMN],
+        per_label_recall={verdicts[code]: value for code, value in recall.items()},
     )

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from rm_core.evaluation.metrics import MetricReport
+from rm_core.evaluation.metrics import MetricValue
+from rm_core.evaluation.runner import JudgeReport
 from rm_core.evaluation.stage import EvaluatedModel
 
 TRAINING_REWARD = "reward mean"
 
 
-def confusion_png(report: MetricReport, title: str, path: Path) -> Path:
+def confusion_png(report: JudgeReport, title: str, path: Path) -> Path:
     """Rows: true label; columns: predicted label, the last one unparsed answers."""
     matrix = report.confusion_matrix
     figure = Figure(figsize=(5.5, 4.5))
@@ -30,7 +31,7 @@ def confusion_png(report: MetricReport, title: str, path: Path) -> Path:
             axes.text(column, row, str(count), ha="center", va="center", fontsize=8,
                       color="white" if count > dark else "black")
     axes.set_xticks(range(len(report.confusion_columns)), report.confusion_columns)
-    axes.set_yticks(range(len(matrix)), [str(label) for label in range(len(matrix))])
+    axes.set_yticks(range(len(matrix)), report.confusion_rows)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
@@ -44,14 +45,15 @@ def metric_per_step_png(models: Sequence[EvaluatedModel], metric: str, path: Pat
     axes = figure.subplots()
     steps = sorted((m for m in models if m.kind in ("base", "checkpoint")),
                    key=lambda m: m.step or 0)
-    values = [m.evaluation.report.metrics[metric] for m in steps]
+    values = [_with_interval(m, metric) for m in steps]
     errors = [[_gap(v.value, v.ci_low) for v in values], [_gap(v.ci_high, v.value) for v in values]]
     axes.errorbar([m.step for m in steps], [v.value for v in values], yerr=errors,
                   marker="o", capsize=4, label="base and checkpoints")
     for champion in (m for m in models if m.kind == "champion"):
-        value = champion.evaluation.report.metrics[metric]
+        value = _with_interval(champion, metric)
         axes.axhline(value.value, color="tab:red", linestyle="--", label=champion.label)
-        axes.axhspan(value.ci_low, value.ci_high, color="tab:red", alpha=0.1)
+        if not math.isnan(value.ci_low):
+            axes.axhspan(value.ci_low, value.ci_high, color="tab:red", alpha=0.1)
     axes.set_xlabel("training step (0 = base model)")
     axes.set_ylabel(metric)
     axes.legend()
@@ -69,6 +71,13 @@ def training_reward_png(metrics: Sequence[dict[str, float | int | None]], path: 
     axes.set_ylabel("mean reward of the rollouts")
     axes.set_title("training reward")
     return _save(figure, path)
+
+
+def _with_interval(model: EvaluatedModel, metric: str) -> MetricValue:
+    """The metric with its CI; a figure reported without one gets NaN bounds (no error bar)."""
+    interval = model.evaluation.report.intervals().get(metric)
+    return interval or MetricValue(value=model.metric(metric), ci_low=math.nan,
+                                   ci_high=math.nan)
 
 
 def _gap(high: float, low: float) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rm_core.artifacts import code_version, stage_key
+from rm_core.evaluation.pointwise import MetricReport
 from rm_core.evaluation.registry import (
     Baseline,
     Champion,
@@ -21,8 +22,10 @@ from rm_core.evaluation.registry import (
     promote,
     record_decision,
 )
+from rm_core.evaluation.runner import JudgeReport
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.stage import EvaluatedModel
+from rm_core.judge.templates import PREFERENCE_CODES
 
 
 def rescored(champion: Champion, judged: EvaluatedModel, data_fingerprint: str) -> Champion:
@@ -32,6 +35,14 @@ def rescored(champion: Champion, judged: EvaluatedModel, data_fingerprint: str) 
         "unique_ids": judged.evaluation.unique_ids,
         "data_fingerprint": data_fingerprint,
     })
+
+
+def _scale(report: JudgeReport) -> dict[str, Any]:
+    """max_score (and k) for the registry's metric functions; a pairwise judge's verdicts
+    are coded 0..2 and compared by accuracy or parse failures only."""
+    if isinstance(report, MetricReport):
+        return {"max_score": report.max_score, "k": report.k}
+    return {"max_score": max(PREFERENCE_CODES.values())}
 
 
 def compare_and_promote(
@@ -52,7 +63,7 @@ def compare_and_promote(
     with a promoted champion, and its train key and evaluation version with every
     decision, so a later run can tell whether anything changed since.
     """
-    evaluation = challenger.evaluation
+    evaluation, report = challenger.evaluation, challenger.evaluation.report
     if champion is not None and champion_judged is not None:
         champion = rescored(champion, champion_judged, data_fingerprint)
     baseline = None
@@ -61,13 +72,12 @@ def compare_and_promote(
                             unique_ids=base_judged.evaluation.unique_ids)
     decision = decide(
         evaluation.predictions, evaluation.true, evaluation.unique_ids, champion,
-        metric=metric, n_resamples=evaluation.report.n_resamples, seed=evaluation.report.seed,
-        max_score=evaluation.report.max_score, k=evaluation.report.k,
-        data_fingerprint=data_fingerprint, baseline=baseline,
+        metric=metric, n_resamples=report.n_resamples, seed=report.seed,
+        data_fingerprint=data_fingerprint, baseline=baseline, **_scale(report),
     )  # fmt: skip
     if decision.promote:
         promote(registry_dir, challenger.model_dir, ChampionMetadata(
-            metrics={name: value.value for name, value in evaluation.report.metrics.items()},
+            metrics=report.headline(),
             predictions=evaluation.predictions,
             unique_ids=evaluation.unique_ids,
             data_fingerprint=data_fingerprint,

@@ -1,4 +1,8 @@
-"""The evaluation report: one markdown page and one table, base vs checkpoints vs champion."""
+"""The evaluation report: one markdown page and one table, base vs checkpoints vs champion.
+
+A pairwise judge's page, table and log line show its `PairwiseReport` figures only;
+score judges show the `MetricReport` metrics.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from rm_core.evaluation import plots as plots_
-from rm_core.evaluation.metrics import MetricValue, evaluate_pointwise
+from rm_core.evaluation.metrics import MetricValue
+from rm_core.evaluation.pairwise import PairwiseReport
+from rm_core.evaluation.pointwise import MetricReport, evaluate_pointwise
 from rm_core.evaluation.registry import Decision
 from rm_core.evaluation.stage import EvaluatedModel
 
@@ -54,13 +60,12 @@ def _cell(value: MetricValue) -> str:
 def constant_baseline(models: list[EvaluatedModel]) -> EvaluatedModel | None:
     """A judge that always answers the median true label: the floor a trained judge must beat
     (scores only: a constant preference is what the position-bias columns measure)."""
-    if not models or models[0].evaluation.pairwise is not None:
+    if not models or not isinstance(models[0].evaluation.report, MetricReport):
         return None
-    first = models[0].evaluation
+    first, scored = models[0].evaluation, models[0].evaluation.report
     label = int(statistics.median_low(first.true))
-    report = evaluate_pointwise([label] * first.n, first.true, max_score=first.report.max_score,
-                                k=first.report.k, n_resamples=first.report.n_resamples,
-                                seed=first.report.seed)
+    report = evaluate_pointwise([label] * first.n, first.true, max_score=scored.max_score,
+                                k=scored.k, n_resamples=scored.n_resamples, seed=scored.seed)
     evaluation = first.model_copy(update={"model": f"constant {label}", "backend": "none",
                                           "predictions": [label] * first.n, "completions": [],
                                           "report": report, "seconds": 0.0})
@@ -69,18 +74,43 @@ def constant_baseline(models: list[EvaluatedModel]) -> EvaluatedModel | None:
 
 
 def table_rows(models: list[EvaluatedModel]) -> list[dict[str, object]]:
-    """One row per model for the Prefect table artifact: values and their CI bounds."""
+    """One row per model for the Prefect table artifact: the headline figures of its report,
+    each followed by its CI bounds when it has an interval."""
     rows = []
     for model in models:
         report = model.evaluation.report
+        intervals = report.intervals()
         row: dict[str, object] = {"model": model.label, "n": report.n, "parsed": report.n_parsed}
-        for name in HEADLINE:
-            value = report.metrics[name]
-            row[name] = _number(value.value)
-            row[f"{name} ci"] = f"[{_number(value.ci_low)}, {_number(value.ci_high)}]"
+        for name, value in report.headline().items():
+            row[name] = _number(value)
+            if name in intervals:
+                ci = intervals[name]
+                row[f"{name} ci"] = f"[{_number(ci.ci_low)}, {_number(ci.ci_high)}]"
         row["seconds"] = round(model.evaluation.seconds, 1)
         rows.append(row)
     return rows
+
+
+def describe(model: EvaluatedModel) -> str:
+    """One log line of what a model scored."""
+    evaluation, report = model.evaluation, model.evaluation.report
+    if isinstance(report, PairwiseReport):
+        pref = report.preference
+        figures = (f"accuracy {_cell(pref.accuracy)}, parse failures "
+                   f"{_percent(pref.parse_failure_rate)}, predicted ties "
+                   f"{_percent(pref.predicted_tie_rate)}, picks A "
+                   f"{_percent(pref.first_position_rate)}, order flips "
+                   f"{_percent(report.consistency.flip_rate)}")
+    else:
+        metrics = report.metrics
+        figures = (f"mean reward {metrics['mean_reward'].value:.3f}, accuracy "
+                   f"{metrics['accuracy'].value:.3f}, parse failures "
+                   f"{_percent(metrics['parse_failure_rate'].value)}")
+    return f"{model.label}: {figures} on {evaluation.n} rows ({evaluation.seconds:.0f} s)"
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.0f}%"
 
 
 def _number(value: float) -> float | None:
@@ -98,12 +128,12 @@ def _metric_table(models: list[EvaluatedModel]) -> list[str]:
 
 def _confusion(model: EvaluatedModel) -> list[str]:
     report = model.evaluation.report
-    coding = " (0 = A, 1 = B, 2 = tie)" if model.evaluation.pairwise is not None else ""
-    lines = [f"## Confusion matrix of {model.label}{coding}", "",
+    lines = [f"## Confusion matrix of {model.label}", "",
              "| true \\ predicted | " + " | ".join(report.confusion_columns) + " |",
              "|---" * (len(report.confusion_columns) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(str(c) for c in counts) + " |"
-              for label, counts in enumerate(report.confusion_matrix)]
+              for label, counts in zip(report.confusion_rows, report.confusion_matrix,
+                                       strict=True)]
     recall = ", ".join(f"{label}: {'n/a' if value is None else f'{value:.2f}'}"
                        for label, value in report.per_label_recall.items())
     return [*lines, "", f"Per-label recall: {recall}."]
@@ -131,8 +161,8 @@ def _pairwise_table(models: list[EvaluatedModel]) -> list[str]:
              "picks A | order flips | symmetry conflicts | transitivity conflicts | cycles |",
              "|---" * 10 + "|"]
     for model in models:
-        report = model.evaluation.pairwise
-        if report is None:
+        report = model.evaluation.report
+        if not isinstance(report, PairwiseReport):
             continue
         pref, pos, con = report.preference, report.consistency, report.conflicts
         lines.append(
@@ -160,7 +190,7 @@ def _dimension_table(models: list[EvaluatedModel]) -> list[str]:
 
 def _tables(summary: EvaluationSummary) -> list[str]:
     first = summary.models[0].evaluation
-    if first.pairwise is not None:
+    if isinstance(first.report, PairwiseReport):
         return [f"{first.n} judged orderings (every pair in both orders), backend "
                 f"{first.backend}; accuracy with its bootstrap 95% CI. \"picks A\" is the share "
                 "of verdicts for the first-shown response; order flips, symmetry and "

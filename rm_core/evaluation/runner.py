@@ -1,4 +1,7 @@
-"""Run a judge model over the verl validation rows and score it with `evaluate_pointwise`.
+"""Run a judge model over the verl validation rows and report its metrics.
+
+Score judges (pointwise, multi-attribute) get a `MetricReport`, pairwise judges a
+`PairwiseReport`: preferences are never scored like numbers.
 
 Evaluation renders the prompts exactly as training does (`generation.render` with the
 template's answer prefix) and parses with the same template, so a checkpoint is judged
@@ -14,16 +17,17 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from safetensors import SafetensorError
 
 from rm_core.errors import RmPipelineError
 from rm_core.evaluation.backends import JudgeBackend, open_backend
-from rm_core.evaluation.metrics import UNPARSED, MetricReport, evaluate_pointwise
+from rm_core.evaluation.metrics import UNPARSED
 from rm_core.evaluation.pairwise import PREFERENCE_CODES, PairwiseReport, pairwise_report
+from rm_core.evaluation.pointwise import MetricReport, evaluate_pointwise
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.judge import generation
 from rm_core.judge.templates import (
@@ -38,6 +42,8 @@ EXAMPLE_COMPLETIONS = 5
 # Any one of these marks a folder a tokenizer can be loaded from.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 VAL_COLUMNS = ("prompt", "reward_model", "extra_info")
+
+JudgeReport = Annotated[MetricReport | PairwiseReport, Field(discriminator="kind")]
 
 
 class EvaluationError(RmPipelineError):
@@ -56,9 +62,8 @@ class JudgeEvaluation(BaseModel):
     true: list[int]
     predictions: list[int]  # UNPARSED (-1) where the completion had no valid score
     completions: list[str]  # the first few raw completions, to see what the model writes
-    report: MetricReport
+    report: JudgeReport  # the judge kind's own report
     per_dimension: dict[str, MetricReport] = {}  # multi-attribute judges: each dimension
-    pairwise: PairwiseReport | None = None  # pairwise judges: preferences, position, conflicts
     seconds: float
 
 
@@ -192,9 +197,13 @@ def predict(completions: list[list[str]], template: Template) -> list[int]:
     return [p for texts in completions for p in _row_predictions(texts, template)]
 
 
-def _report_max_score(template: Template) -> int:
-    """Labels run 0..max_score; preferences are coded A=0, B=1, tie=2."""
-    return 2 if isinstance(template, PairwiseTemplate) else template.max_score
+def _report(template: Template, rows: list[dict[str, Any]], predictions: list[int],
+            true: list[int], settings: EvaluationSettings) -> JudgeReport:
+    """Preferences for a pairwise judge, score metrics for the others."""
+    if isinstance(template, PairwiseTemplate):
+        return pairwise_report(rows, predictions, settings)
+    return evaluate_pointwise(predictions, true, max_score=template.max_score,
+                              n_resamples=settings.n_resamples, seed=settings.seed)
 
 
 def _per_dimension(template: Template, predictions: list[int], true: list[int],
@@ -220,7 +229,7 @@ def evaluate_model(
     settings: EvaluationSettings,
     max_new_tokens: int = 64,
 ) -> JudgeEvaluation:
-    """Judge the val rows (the first `settings.limit`) and compute the pointwise report.
+    """Judge the val rows (the first `settings.limit`) and compute the judge's report.
 
     `settings.seed` seeds both the bootstrap and, when sampling, the generation, so the
     same call gives the same evaluation. `settings.max_new_tokens` wins over the argument.
@@ -239,8 +248,6 @@ def evaluate_model(
     completions = backend.generate(prompts, settings.max_new_tokens or max_new_tokens,
                                    settings.temperature, settings.samples, settings.seed)
     predictions = predict(completions, template)
-    report = evaluate_pointwise(predictions, true, max_score=_report_max_score(template),
-                                n_resamples=settings.n_resamples, seed=settings.seed)
     return JudgeEvaluation(
         model=str(model_dir),
         backend=backend.name,
@@ -249,9 +256,7 @@ def evaluate_model(
         true=true,
         predictions=predictions,
         completions=[row[0] for row in completions[:EXAMPLE_COMPLETIONS]],
-        report=report,
+        report=_report(template, rows, predictions, true, settings),
         per_dimension=_per_dimension(template, predictions, true, settings),
-        pairwise=(pairwise_report(rows, predictions, settings)
-                  if isinstance(template, PairwiseTemplate) else None),
         seconds=time.perf_counter() - started,
     )

@@ -48,12 +48,12 @@ class EvaluationSettings(BaseModel):
     gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="vLLM backend only")
 
 
-# Metrics that mean something for coded preferences (A=0, B=1, tie=2).
+# What a pairwise judge can be ranked and promoted by (both in `PairwiseReport.headline`).
 PAIRWISE_METRICS = ("accuracy", "parse_failure_rate")
 
 
 def resolved_metric(settings: EvaluationSettings, pairwise: bool) -> str:
-    """The metric to rank and promote by; distances between preference codes mean nothing."""
+    """The metric to rank and promote by; score metrics mean nothing for preferences."""
     if settings.metric is None:
         return "accuracy" if pairwise else "mean_reward"
     if pairwise and settings.metric not in PAIRWISE_METRICS:

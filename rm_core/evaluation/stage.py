@@ -50,7 +50,8 @@ class EvaluatedModel(BaseModel):
     evaluation: JudgeEvaluation
 
     def metric(self, name: str) -> float:
-        return self.evaluation.report.metrics[name].value
+        """The value of one of its report's headline figures."""
+        return self.evaluation.report.headline()[name]
 
 
 def step_label(step: int) -> str:

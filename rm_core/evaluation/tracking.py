@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rm_core.evaluation.report import HEADLINE, EvaluationSummary
+from rm_core.evaluation.report import EvaluationSummary
+
+
+def wandb_steps(summary: EvaluationSummary) -> list[tuple[int, dict[str, float]]]:
+    """(step, `eval/<figure>` values) per judged step, the base model at 0: the headline
+    figures of the judge kind's report (preferences for a pairwise judge, scores else)."""
+    stepped = sorted((m for m in summary.models if m.step is not None), key=lambda m: m.step or 0)
+    return [(model.step or 0,
+             {f"eval/{name}": value for name, value in model.evaluation.report.headline().items()})
+            for model in stepped]
 
 
 def log_to_wandb(summary: EvaluationSummary, project: str, mode: str, directory: Path,
@@ -20,11 +29,8 @@ def log_to_wandb(summary: EvaluationSummary, project: str, mode: str, directory:
                      job_type="evaluation", reinit="create_new",
                      settings=wandb.Settings(silent=True, console="off"))
     try:
-        for model in sorted((m for m in summary.models if m.step is not None),
-                            key=lambda m: m.step or 0):
-            metrics = model.evaluation.report.metrics
-            run.log({f"eval/{name}": metrics[name].value for name in HEADLINE},
-                    step=model.step)
+        for step, values in wandb_steps(summary):
+            run.log(values, step=step)
         if summary.best is not None:
             run.summary["best"] = summary.best
         if summary.decision is not None:
