@@ -20,11 +20,10 @@ from prefect.states import State
 from rm_core import embedded_models as models
 from rm_core.cluster import target as cluster_target
 from rm_core.cluster.credentials import job_secrets, redact
-from rm_core.cluster.jobs import JobFailed
+from rm_core.cluster.jobs import worth_retrying
 from rm_core.cluster.target import RayTarget, target_client
 from rm_core.config import DataConfig, RayConfig
 from rm_core.data.stage import VerlResult, template_for
-from rm_core.errors import RayUnavailable
 from rm_core.judge import generation
 from rm_core.training import run
 from rm_core.training.monitor import TrainingMonitor, strip_ansi
@@ -124,9 +123,8 @@ def _train_plan(spec: TrainSpec, verl: VerlResult, model: str, data: DataConfig,
 
 
 def _worth_retrying(task: Task, task_run: TaskRun, state: State) -> bool:
-    """Retry an unreachable cluster or a job that died (the retry resumes from the last
-    checkpoint); a timeout, a rejected token or a bad config will not heal by waiting."""
-    return isinstance(state.result(raise_on_failure=False), RayUnavailable | JobFailed)
+    """Retry only what can heal (see `rm_core.cluster.jobs.worth_retrying`)."""
+    return worth_retrying(state.result(raise_on_failure=False))
 
 
 @task(

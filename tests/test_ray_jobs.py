@@ -23,13 +23,17 @@ import pytest
 
 from rm_core.cluster.job_log import follow
 from rm_core.cluster.jobs import (
+    CONFIG_ERROR_EXIT,
+    JobConfigError,
     JobFailed,
     JobStatus,
+    JobStopped,
     JobTimeout,
     RayAuthFailed,
     job_client,
     raise_for_status,
     submit_or_attach,
+    worth_retrying,
 )
 from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.cluster.processes import alive
@@ -188,6 +192,36 @@ def test_interrupt_inside_follow_stops_the_job(client) -> None:
         follow(client, sid, on_lines, status_every_s=FAST, timeout_s=DEADLINE_S)
     _eventually(lambda: client.get_job_status(sid) == JobStatus.STOPPED, "STOPPED")
     _eventually(lambda: not alive(drivers[0]), "gone: the job's driver survived the stop")
+
+
+def test_why_a_job_ended_decides_whether_a_retry_can_help(client) -> None:
+    """A stop someone asked for and a driver rejecting its configuration fail the same
+    way again; a driver that died (here: killed) may not."""
+    stopped = _sid("stopped")
+    submit_or_attach(client, stopped, SLEEPER)
+    driver = _driver(client, stopped)
+    client.stop_job(stopped)
+    assert follow(client, stopped, lambda lines: None, status_every_s=FAST) == JobStatus.STOPPED
+    config_error = f"python -c \"import sys; print('bad override'); sys.exit({CONFIG_ERROR_EXIT})\""
+    bad_config, bad_status, _ = _run(client, config_error)
+    killed = _sid("killed")
+    submit_or_attach(client, killed, SLEEPER)
+    _driver(client, killed).kill()
+    killed_status = follow(client, killed, lambda lines: None, status_every_s=FAST)
+
+    raised = {}
+    for sid, status in ((stopped, JobStatus.STOPPED), (bad_config, bad_status),
+                        (killed, killed_status)):
+        with pytest.raises(JobFailed) as caught:
+            raise_for_status(client, sid, status)
+        raised[sid] = caught.value
+    assert type(raised[stopped]) is JobStopped
+    assert type(raised[bad_config]) is JobConfigError and "bad override" in str(raised[bad_config])
+    assert type(raised[killed]) is JobFailed and killed_status == JobStatus.FAILED
+    assert [worth_retrying(raised[sid]) for sid in (stopped, bad_config, killed)] == [
+        False, False, True]
+    assert worth_retrying(RayUnavailable("gone")) and not worth_retrying(RayAuthFailed("no"))
+    assert not alive(driver)
 
 
 def test_a_second_follow_of_a_job_replays_its_log_once(client) -> None:

@@ -14,7 +14,7 @@ from ray.util.state.common import ListApiOptions, StateResource
 from tiny_training import TINY_GRPO, start, tiny_spec
 
 from rm_core.cluster.job_log import follow
-from rm_core.cluster.jobs import JobFailed, auth_headers, submit_or_attach
+from rm_core.cluster.jobs import JobConfigError, auth_headers, submit_or_attach
 from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.config import DataConfig, TemplateConfig
 from rm_core.data import stage as data_stage
@@ -94,9 +94,10 @@ def test_a_job_that_fails_surfaces_its_own_error_lines(
     spec = tiny_spec(extra_overrides=("trainer.no_such_setting=1",))
     out, paths = start(spec, workspace, "bad")
     monitor = TrainingMonitor(total_steps=2)
-    with pytest.raises(JobFailed, match="no_such_setting") as failure:
+    with pytest.raises(JobConfigError, match="no_such_setting") as failure:
         run.train(spec, paths, out, cluster.client(), "test-bad", monitor, lambda lines: None)
     assert "FAILED" in str(failure.value)
+    assert "invalid configuration" in str(failure.value)  # the launcher's own line
     assert not (out / "_SUCCESS.json").exists()
 
 

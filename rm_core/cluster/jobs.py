@@ -1,5 +1,5 @@
-"""Ray jobs from the outside: an authenticated job client, submit-or-attach, and errors
-that carry why a job failed.
+"""Ray jobs from the outside: an authenticated job client, submit-or-attach, following a
+job's log, and errors that say whether a retry can help.
 
 Ray reads a cluster's token from `RAY_AUTH_TOKEN` or from the file named by
 `RAY_AUTH_TOKEN_PATH` (else `~/.ray/auth_token`); our HTTP clients send it as
@@ -26,8 +26,10 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from rm_core.errors import RayUnavailable, RmPipelineError
 
 __all__ = [
+    "JobConfigError",
     "JobFailed",
     "JobStatus",
+    "JobStopped",
     "JobTimeout",
     "RayAuthFailed",
     "RayUnavailable",
@@ -36,6 +38,7 @@ __all__ = [
     "raise_for_status",
     "stop_unfinished_jobs",
     "submit_or_attach",
+    "worth_retrying",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ AUTH_TOKEN_PATH_VAR = "RAY_AUTH_TOKEN_PATH"
 # JobSubmissionClient silently replaces an explicit address with these (like ray.init).
 ADDRESS_OVERRIDE_VARS = ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS")
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED})
+# A job driver that exits with EX_CONFIG (sysexits.h) says its configuration is wrong.
+CONFIG_ERROR_EXIT = os.EX_CONFIG
 
 
 class RayAuthFailed(RmPipelineError):
@@ -53,7 +58,7 @@ class RayAuthFailed(RmPipelineError):
 
 
 class JobFailed(RmPipelineError):
-    """A Ray job ended FAILED or STOPPED; the message carries Ray's reason and the log tail."""
+    """A Ray job did not succeed; the message carries Ray's reason and the log tail."""
 
     def __init__(self, message: str, submission_id: str, status: JobStatus,
                  log_tail: list[str]) -> None:
@@ -61,6 +66,14 @@ class JobFailed(RmPipelineError):
         self.submission_id = submission_id
         self.status = status
         self.log_tail = log_tail
+
+
+class JobStopped(JobFailed):
+    """Someone stopped the job on purpose (a user, a cancelled run): do not run it again."""
+
+
+class JobConfigError(JobFailed):
+    """The job's driver rejected its configuration (bad override, missing file)."""
 
 
 class JobTimeout(RmPipelineError):
@@ -72,6 +85,17 @@ class JobTimeout(RmPipelineError):
         self.submission_id = submission_id
         self.timeout_s = timeout_s
         self.status = status
+
+
+def worth_retrying(error: BaseException | None) -> bool:
+    """Whether running the job again can succeed where it failed.
+
+    Yes for an unreachable cluster and for a job that died (a lost node, a killed driver:
+    the next attempt resumes from its last checkpoint). No for a stop someone asked for,
+    a configuration error, a timeout or a rejected token: those fail the same way again.
+    """
+    return (isinstance(error, RayUnavailable | JobFailed)
+            and not isinstance(error, JobStopped | JobConfigError))
 
 
 # --------------------------------------------------------------------------- client
@@ -222,10 +246,12 @@ def _log_attach(submission_id: str, status: JobStatus, old: str | None, new: str
 
 def raise_for_status(client: JobSubmissionClient, submission_id: str, status: JobStatus,
                      tail_lines: int = 40) -> None:
-    """Raise `JobFailed` unless `status` is SUCCEEDED, with Ray's reason and the log tail.
+    """Raise unless `status` is SUCCEEDED, with Ray's reason and the log tail.
 
-    "FAILED" alone sends people digging through the dashboard; the last lines of the
-    job's own output usually hold the traceback.
+    A stopped job raises `JobStopped`, a driver that exited with `CONFIG_ERROR_EXIT`
+    raises `JobConfigError`, anything else `JobFailed`. "FAILED" alone sends people
+    digging through the dashboard; the last lines of the job's own output usually hold
+    the traceback.
     """
     if status == JobStatus.SUCCEEDED:
         return
@@ -253,7 +279,13 @@ def raise_for_status(client: JobSubmissionClient, submission_id: str, status: Jo
     except (OSError, RuntimeError) as exc:
         log.warning("could not read the log of Ray job %s: %s", submission_id, exc)
     body = "\n".join(tail) if tail else "(no log output)"
-    raise JobFailed(
+    if status == JobStatus.STOPPED:
+        error: type[JobFailed] = JobStopped
+    elif exit_code == CONFIG_ERROR_EXIT:
+        error = JobConfigError
+    else:
+        error = JobFailed
+    raise error(
         f"Ray job {submission_id} ended {status}: {reason or 'no reason given'}\n"
         f"--- last {len(tail)} log lines ---\n{body}",
         submission_id, status, tail,
