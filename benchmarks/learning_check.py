@@ -36,14 +36,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
-from rm_core.cluster.jobs import LocalRayCluster, iter_metrics  # noqa: E402
+from rm_core.cluster.local_head import LocalRayCluster  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
 from rm_core.data import stage as data_stage  # noqa: E402
 from rm_core.data.sources import fetch  # noqa: E402
 from rm_core.data.stage import VerlResult  # noqa: E402
 from rm_core.embedded_models import build_tiny_qwen2  # noqa: E402
 from rm_core.training import run  # noqa: E402
-from rm_core.training.monitor import TrainingMonitor  # noqa: E402
+from rm_core.training.monitor import TrainingMonitor, iter_metrics  # noqa: E402
 from rm_core.training.spec import TrainSpec  # noqa: E402
 
 REWARD_FILE = Path(__file__).resolve().parent / "learning_reward.py"

@@ -70,13 +70,15 @@ from ray.job_submission import JobStatus, JobSubmissionClient  # noqa: E402
 from benchmarks.headline import headline  # noqa: E402
 from deployments.prefect_ops import server_healthy  # noqa: E402
 from deployments.state import StackSettings, StackState  # noqa: E402
-from rm_core.cluster.jobs import LocalRayCluster, parse_metrics, submit_or_attach  # noqa: E402
+from rm_core.cluster.jobs import submit_or_attach  # noqa: E402
+from rm_core.cluster.local_head import LocalRayCluster  # noqa: E402
 from rm_core.config import ExperimentConfig, load_experiment  # noqa: E402
 from rm_core.data import stage as data_stage  # noqa: E402
 from rm_core.data.sources import fetch  # noqa: E402
 from rm_core.embedded_models import build_tiny_qwen2  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.job import training_job  # noqa: E402
+from rm_core.training.monitor import parse_metrics  # noqa: E402
 
 DEPLOYMENT = "pointwise-train/manual"
 TARGET_S = 30.0

@@ -8,9 +8,9 @@ It runs the default job without Prefect, the way `tests/test_training_job.py` do
 data stage on the embedded sample (answer prefix `<score>`), SmolLM2-135M-Instruct
 converted by `rm_core.embedded_models.smollm2_hf`, the cpu profile (rollout n 4, 4 prompts a step,
 64 response tokens) for `--steps` steps without validation or wandb, submitted as a Ray
-job to a private `LocalRayCluster`. The job is followed with a 1 s poll (`run.train`
-backs off to 10 s while the log is quiet), so the time to the first `step:1` line is
-accurate to about a second. The previous run's checkpoints are deleted first.
+job to a private `LocalRayCluster`. The job's log is streamed by Ray's log tail, which
+polls the log file every second, so the time to the first `step:1` line is accurate to
+about a second. The previous run's checkpoints are deleted first.
 
 It prints a markdown table per step of verl's own timings (`timing_s/*`), the CPU
 seconds the job's processes used meanwhile (and so how many of the 2 cores it got on a
@@ -45,19 +45,16 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
 from rm_core.artifacts import is_complete, read_result  # noqa: E402
-from rm_core.cluster.jobs import (  # noqa: E402
-    LocalRayCluster,
-    follow,
-    iter_metrics,
-    raise_for_status,
-    submit_or_attach,
-)
+from rm_core.cluster.job_log import follow  # noqa: E402
+from rm_core.cluster.jobs import raise_for_status, submit_or_attach  # noqa: E402
+from rm_core.cluster.local_head import LocalRayCluster  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
 from rm_core.data import stage as data_stage  # noqa: E402
 from rm_core.data.sources import fetch  # noqa: E402
 from rm_core.embedded_models import smollm2_hf  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.job import training_job  # noqa: E402
+from rm_core.training.monitor import iter_metrics  # noqa: E402
 from rm_core.training.spec import TrainSpec  # noqa: E402
 
 # Another session's converted copy: reused when complete, it saves the conversion.
@@ -157,13 +154,7 @@ class ProcessSampler:
             self.pss_at_peak = _total(procs, lambda proc: proc.memory_full_info().pss)
 
     def _processes(self) -> list[Any]:
-        import psutil
-
-        procs = []
-        for pid, _ in self.cluster.processes():
-            with contextlib.suppress(psutil.Error):
-                procs.append(psutil.Process(pid))
-        return procs
+        return list(self.cluster.processes())
 
     def cpu_between(self, start: float, end: float) -> float:
         """CPU seconds the processes used between two `time.perf_counter()` readings."""
@@ -238,7 +229,7 @@ def run_job(args: argparse.Namespace, model: Path) -> tuple[JobLog, ProcessSampl
         log = JobLog(submitted=time.perf_counter())
         submit_or_attach(client, job.submission_id, job.entrypoint, job.runtime_env,
                          job.metadata)
-        status = follow(client, job.submission_id, log.feed, poll_seconds=(1,))
+        status = follow(client, job.submission_id, log.feed, status_every_s=1)
         log.ended = time.perf_counter()
         raise_for_status(client, job.submission_id, status)
     return log, sampler

@@ -3,23 +3,22 @@
 A stack component must outlive the command that started it and be stopped later by
 another command, on a machine other people share: each runs in a session of its own
 (no terminal signal reaches it), is identified by PID *and* start time (a reused PID
-is never signalled) and is stopped with its session and descendants only.
+is never signalled) and is stopped with its descendants only.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rm_core.cluster.jobs import head_processes, start_time
+import psutil
+
+from rm_core.cluster.processes import end, find, signal_process, start_time, tree, wait_gone
 
 
 @dataclass(frozen=True)
@@ -27,18 +26,22 @@ class ProcessRecord:
     """A process we started: its PID (also its session id) and start time."""
 
     pid: int
-    start_time: int
+    start_time: float
+
+    def process(self) -> psutil.Process | None:
+        """The recorded process while it runs; never another one that reuses its PID."""
+        return find(self.pid, self.start_time)
 
     @property
     def alive(self) -> bool:
-        return start_time(self.pid) == self.start_time
+        return self.process() is not None
 
     def to_json(self) -> dict[str, Any]:
         return {"pid": self.pid, "start_time": self.start_time}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
-        return cls(pid=int(data["pid"]), start_time=int(data["start_time"]))
+        return cls(pid=int(data["pid"]), start_time=float(data["start_time"]))
 
 
 def spawn(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path
@@ -54,43 +57,25 @@ def spawn(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path
     return ProcessRecord(proc.pid, started)
 
 
-def _wait_gone(record: ProcessRecord, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while record.alive:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def stop(record: ProcessRecord, steps: Sequence[tuple[signal.Signals, float]] = (
         (signal.SIGINT, 15.0), (signal.SIGINT, 10.0), (signal.SIGTERM, 5.0),
         (signal.SIGKILL, 5.0))) -> None:
     """Signal the process step by step until it is gone, then end what it left behind.
 
     Each step sends a signal and waits; the next escalates (Prefect's worker may need a
-    second SIGINT). Children it started (flow runs, uvicorn) are tracked by session and
-    parentage from a snapshot taken first, and get SIGTERM, then SIGKILL.
+    second SIGINT). The processes it started (flow runs, uvicorn) are tracked as its
+    descendants, seen before each step, and get SIGTERM, then SIGKILL.
     """
-    known = head_processes(record.pid) if record.alive else set()
+    leader = record.process()
+    if leader is None:
+        return
+    known = tree([leader])
     for sig, wait_s in steps:
-        if not record.alive:
+        known |= tree(known)
+        signal_process(leader, sig)
+        if not wait_gone([leader], wait_s):
             break
-        known |= head_processes(record.pid, known)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.pid, sig)
-        if _wait_gone(record, wait_s):
-            break
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = head_processes(record.pid, known)
-        if not left:
-            return
-        for pid, _ in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + 5.0
-        while head_processes(record.pid, known) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    end(tree(known))
 
 
 def port_taken(port: int, host: str = "127.0.0.1") -> bool:

@@ -30,7 +30,7 @@ from deployments.state import (
     StackSettings,
     StackState,
 )
-from rm_core.cluster.jobs import LocalRayCluster
+from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR
 from rm_core.errors import RayUnavailable
 

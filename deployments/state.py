@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deployments.processes import ProcessRecord
-from rm_core.cluster.jobs import HeadRecord
+from rm_core.cluster.local_head import HeadRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR_VAR = "RM_STACK_DIR"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,44 +16,41 @@ from prefect.artifacts import (
 from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
-from pydantic import BaseModel
 
 from rm_core import embedded_models
-from rm_core.cluster.jobs import JobFailed, LocalRayCluster, job_client
-from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, DataConfig, RayConfig
+from rm_core.cluster import target as cluster_target
+from rm_core.cluster.credentials import job_secrets, redact
+from rm_core.cluster.jobs import worth_retrying
+from rm_core.cluster.target import RayTarget, target_client
+from rm_core.config import DataConfig, RayConfig
 from rm_core.data.stage import VerlResult, template_for
-from rm_core.errors import RayUnavailable
 from rm_core.judge import generation
 from rm_core.training import run
-from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.monitor import TrainingMonitor, strip_ansi
 from rm_core.training.spec import TrainSpec
 from tasks.caching import stage_cache_key
 
-SECRET_ENV = ("WANDB_API_KEY",)
 # Enough sampled judgements to see whether GRPO will get any signal, in about a minute
 # for SmolLM2 on two cores: the answer sits within the first tokens.
 SIGNAL_PROMPTS = 8
 SIGNAL_MAX_NEW_TOKENS = 24
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class RayTarget(BaseModel):
-    """Where to submit: a job API address and, for a local head, its token file."""
-
-    address: str
-    token_path: str | None = None
 
 
 @contextmanager
 def ray_target(config: RayConfig) -> Iterator[RayTarget]:
-    """The configured cluster, or a private local Ray head for the duration of the block."""
-    if config.address:
-        get_run_logger().info("training on the Ray cluster at %s", config.address)
-        yield RayTarget(address=config.address)
-        return
-    with LocalRayCluster(num_cpus=config.num_cpus) as cluster:
-        get_run_logger().info("started a local Ray head, dashboard %s", cluster.dashboard_url)
-        yield RayTarget(address=cluster.dashboard_url, token_path=str(cluster.token_path))
+    """The configured cluster, or a private local Ray head for the block (run-logged)."""
+    with cluster_target.ray_target(config, get_run_logger().info) as target:
+        yield target
+
+
+def _secret_block(name: str) -> str | None:
+    """The value of the Prefect Secret block `name`, None if there is none."""
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(name).get()
+    except ValueError:
+        return None
 
 
 def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
@@ -121,9 +116,8 @@ def _train_plan(spec: TrainSpec, verl: VerlResult, model: str, data: DataConfig,
 
 
 def _worth_retrying(task: Task, task_run: TaskRun, state: State) -> bool:
-    """Retry an unreachable cluster or a job that died (the retry resumes from the last
-    checkpoint); a timeout, a rejected token or a bad config will not heal by waiting."""
-    return isinstance(state.result(raise_on_failure=False), RayUnavailable | JobFailed)
+    """Retry only what can heal (see `rm_core.cluster.jobs.worth_retrying`)."""
+    return worth_retrying(state.result(raise_on_failure=False))
 
 
 @task(
@@ -145,7 +139,7 @@ def train_judge(
 ) -> run.TrainResult:
     """Submit the GRPO job (or re-attach to it), stream its log and metrics, wait."""
     logger = get_run_logger()
-    secrets = _secrets()
+    secrets = job_secrets(_secret_block)
     out = run.train_dir(verl, spec, model, root)
     total = run.expected_steps(spec, verl.train_rows)
     progress_id = create_progress_artifact(0.0, key="training-progress",
@@ -160,10 +154,10 @@ def train_judge(
 
     def on_lines(lines: list[str]) -> None:
         for line in lines:
-            logger.info(_redact(_ANSI.sub("", line), secrets.values()))
+            logger.info(redact(strip_ansi(line), secrets.values()))
 
     paths = run.run_paths(spec, verl, model, out, data)
-    client = job_client(target.address, _auth_env(target))
+    client = target_client(target, _secret_block)
     try:
         result = run.train(spec, paths, out, client, str(flow_run.id or "local"), monitor,
                            on_lines, secrets, timeout_s)
@@ -176,51 +170,10 @@ def train_judge(
     return result
 
 
-def _auth_env(target: RayTarget) -> dict[str, str] | None:
-    """The token of the target's cluster: a private head's file; the default cluster's
-    token file (the local stack's head); else `RAY_AUTH_TOKEN`, the file named by
-    `RAY_AUTH_TOKEN_PATH`, or the Secret block `ray-auth-token`."""
-    if target.token_path:
-        return {"RAY_AUTH_TOKEN_PATH": target.token_path}
-    default_token = os.environ.get(RAY_TOKEN_PATH_VAR)
-    if default_token and target.address == os.environ.get(RAY_ADDRESS_VAR):
-        return {"RAY_AUTH_TOKEN_PATH": default_token}
-    token = os.environ.get("RAY_AUTH_TOKEN")
-    if not token and os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        return {"RAY_AUTH_TOKEN_PATH": os.environ["RAY_AUTH_TOKEN_PATH"]}
-    token = token or _secret_block("ray-auth-token")
-    return {"RAY_AUTH_TOKEN": token} if token else None
-
-
-def _secrets() -> dict[str, str]:
-    """Secrets the job needs, from the environment or Prefect Secret blocks."""
-    found = {}
-    for name in SECRET_ENV:
-        value = os.environ.get(name) or _secret_block(name.lower().replace("_", "-"))
-        if value:
-            found[name] = value
-    return found
-
-
-def _secret_block(name: str) -> str | None:
-    from prefect.blocks.system import Secret
-
-    try:
-        return Secret.load(name).get()
-    except ValueError:
-        return None
-
-
-def _redact(line: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, "***")
-    return line
-
-
 def stop_training_jobs(config: RayConfig, run_id: str) -> list[str]:
     """Stop the training jobs a run left on an external cluster (a local head started by
     the run stops with the run's process)."""
     if not config.address:
         return []
-    client = job_client(config.address, _auth_env(RayTarget(address=config.address)))
-    return run.stop_run_jobs(client, run_id)
+    return run.stop_run_jobs(target_client(RayTarget(address=config.address), _secret_block),
+                             run_id)

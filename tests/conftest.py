@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rm_core.cluster.jobs import LocalRayCluster
+from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.config import (
     HELPSTEER2_ATTRIBUTES,
     REPO_ROOT,

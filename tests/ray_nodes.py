@@ -38,7 +38,7 @@ from typing import Any
 
 import psutil
 
-from rm_core.cluster.jobs import LocalRayCluster
+from rm_core.cluster.local_head import LocalRayCluster
 
 # Ports a non-head node binds, by `ray start` option name (`--port` etc. are head-only).
 NODE_PORT_OPTIONS = (

@@ -15,10 +15,10 @@ from typing import Any
 
 import psutil
 import pytest
-from ray.job_submission import JobSubmissionClient
+from ray.job_submission import JobStatus, JobSubmissionClient
 from ray_nodes import TwoNodes, alive_nodes, is_alive, two_node_cluster
 
-from rm_core.cluster.jobs import JobStatus, job_client
+from rm_core.cluster.jobs import job_client
 
 PENDING_MESSAGE = "Job has not started yet. It may be waiting for resources"
 

@@ -1,4 +1,5 @@
-"""rm_core.cluster.jobs against a REAL private Ray head (token auth on), plus parse_metrics.
+"""rm_core.cluster (jobs, job_log, local_head, processes) against a REAL private Ray head
+(token auth on), plus parse_metrics.
 
 One head serves the module (~6-10 s to start); every test uses its own submission ids.
 The head is always stopped in teardown, which also checks that none of its processes
@@ -7,48 +8,54 @@ The head is always stopped in teardown, which also checks that none of its proce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from rm_core.cluster.job_log import follow
 from rm_core.cluster.jobs import (
+    CONFIG_ERROR_EXIT,
+    JobConfigError,
     JobFailed,
     JobStatus,
+    JobStopped,
     JobTimeout,
-    LocalRayCluster,
     RayAuthFailed,
-    follow,
-    head_processes,
-    iter_metrics,
     job_client,
-    parse_metrics,
     raise_for_status,
     submit_or_attach,
+    worth_retrying,
 )
+from rm_core.cluster.local_head import LocalRayCluster
+from rm_core.cluster.processes import alive
 from rm_core.errors import RayUnavailable, RmPipelineError
+from rm_core.training.monitor import iter_metrics
 
-FAST = (0.2, 0.5, 1.0)
+FAST = 0.3  # status checks of follow(): no test depends on it, they just end sooner
+# Only guards against a hang: every wait below ends as soon as its event happens.
+DEADLINE_S = 120
 
 
-def _alive(procs: set[tuple[int, int]]) -> list[int]:
-    """PIDs of `procs` still running with the same start time (not zombies)."""
-    alive = []
-    for pid, start in procs:
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        if fields[0] not in ("Z", "X") and int(fields[19]) == start:
-            alive.append(pid)
-    return alive
+def _alive(procs: set[psutil.Process]) -> list[int]:
+    """PIDs of `procs` still running (not zombies, not a reused PID)."""
+    return sorted(proc.pid for proc in procs if alive(proc))
+
+
+def _eventually(condition: Callable[[], object], what: str) -> None:
+    """Wait for `condition` to hold; fail naming `what` if it has not after DEADLINE_S."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what} after {DEADLINE_S} s"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +65,15 @@ def cluster() -> Iterator[LocalRayCluster]:
         mp.delenv("RAY_ADDRESS", raising=False)
         mp.delenv("RAY_API_SERVER_ADDRESS", raising=False)
         head = LocalRayCluster(num_cpus=2)
-        seen: set[tuple[int, int]] = set()
+        seen: set[psutil.Process] = set()
         try:
             head.start()
             yield head
             seen = head.processes()
         finally:
-            sid = head.pid if head.running else None
             head.stop()
         assert seen, "the head had no processes?"
         assert not _alive(seen), f"head processes survived stop(): {_alive(seen)}"
-        if sid is not None:
-            assert not head_processes(sid)
 
 
 @pytest.fixture
@@ -85,7 +89,7 @@ def _run(client, entrypoint: str, **kwargs) -> tuple[str, JobStatus, list[str]]:
     sid = _sid("job")
     assert submit_or_attach(client, sid, entrypoint, **kwargs) is True
     lines: list[str] = []
-    status = follow(client, sid, lines.extend, poll_seconds=FAST, timeout_s=60)
+    status = follow(client, sid, lines.extend, status_every_s=FAST, timeout_s=DEADLINE_S)
     return sid, status, lines
 
 
@@ -98,7 +102,7 @@ def test_trivial_job_succeeds_and_streams_lines(client) -> None:
                   "print('step:1 - critic/score/mean:0.5 - note:abc', flush=True); "
                   "time.sleep(2); print('done', end='')\"")
     assert submit_or_attach(client, sid, entrypoint) is True
-    status = follow(client, sid, batches.append, poll_seconds=FAST, timeout_s=60)
+    status = follow(client, sid, batches.append, status_every_s=FAST, timeout_s=DEADLINE_S)
     assert status == JobStatus.SUCCEEDED
     lines = [line for batch in batches for line in batch]
     assert all(batches), "on_lines got an empty batch"
@@ -116,7 +120,7 @@ def test_same_submission_id_submits_once(client) -> None:
     assert submit_or_attach(client, sid, entrypoint, metadata={"run": "a"}) is False
     matching = [job for job in client.list_jobs() if job.submission_id == sid]
     assert len(matching) == 1
-    status = follow(client, sid, lambda lines: None, poll_seconds=FAST, timeout_s=60)
+    status = follow(client, sid, lambda lines: None, status_every_s=FAST, timeout_s=DEADLINE_S)
     assert status == JobStatus.SUCCEEDED
     # A retry after the job ended attaches too and sees the same outcome.
     assert submit_or_attach(client, sid, entrypoint) is False
@@ -138,65 +142,95 @@ def test_failed_job_raises_with_log_tail(client) -> None:
     assert isinstance(caught.value, RmPipelineError)
 
 
-def _wait_for_pid(lines: list[str], deadline_s: float = 30) -> int:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        for line in lines:
-            if line.startswith("driver-pid "):
-                return int(line.split()[1])
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"job never printed its pid: {lines}")
-
-
-def _gone(pid: int, within_s: float = 15) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.2)
-    return False
-
-
 SLEEPER = ("python -c \"import os, time; print('driver-pid', os.getpid(), flush=True); "
            "time.sleep(600)\"")
+
+
+def _driver_pid(lines: list[str]) -> int | None:
+    return next((int(line.split()[1]) for line in lines if line.startswith("driver-pid ")),
+                None)
+
+
+def _driver(client, sid: str) -> psutil.Process:
+    """The SLEEPER job's driver process, once it has printed its pid."""
+    pids: list[int] = []
+
+    def printed() -> bool:
+        pid = _driver_pid(client.get_job_logs(sid).splitlines())
+        pids.extend([pid] if pid else [])
+        return bool(pids)
+
+    _eventually(printed, f"printing its pid (job {sid})")
+    return psutil.Process(pids[0])
 
 
 def test_timeout_stops_the_job(client) -> None:
     sid = _sid("slow")
     submit_or_attach(client, sid, SLEEPER)
+    driver = _driver(client, sid)  # running: it will sleep far beyond the timeout
     lines: list[str] = []
-    started = time.monotonic()
     with pytest.raises(JobTimeout) as caught:
-        follow(client, sid, lines.extend, poll_seconds=FAST, timeout_s=6)
-    assert time.monotonic() - started < 40
+        follow(client, sid, lines.extend, status_every_s=FAST, timeout_s=3)
     assert caught.value.submission_id == sid
     assert client.get_job_status(sid) == JobStatus.STOPPED
-    assert _gone(_wait_for_pid(lines, 0)), "the job's driver process survived the stop"
+    assert _driver_pid(lines) == driver.pid  # the log up to the stop was handed over
+    _eventually(lambda: not alive(driver), "gone: the job's driver survived the stop")
 
 
 def test_interrupt_inside_follow_stops_the_job(client) -> None:
     sid = _sid("interrupted")
     submit_or_attach(client, sid, SLEEPER)
-    lines: list[str] = []
+    drivers: list[psutil.Process] = []
 
     def on_lines(new: list[str]) -> None:
-        lines.extend(new)
-        if any(line.startswith("driver-pid") for line in new):
+        pid = _driver_pid(new)
+        if pid:
+            drivers.append(psutil.Process(pid))
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        follow(client, sid, on_lines, poll_seconds=FAST, timeout_s=60)
-    deadline = time.monotonic() + 20
-    while client.get_job_status(sid) != JobStatus.STOPPED and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert client.get_job_status(sid) == JobStatus.STOPPED
-    assert _gone(_wait_for_pid(lines, 0))
+        follow(client, sid, on_lines, status_every_s=FAST, timeout_s=DEADLINE_S)
+    _eventually(lambda: client.get_job_status(sid) == JobStatus.STOPPED, "STOPPED")
+    _eventually(lambda: not alive(drivers[0]), "gone: the job's driver survived the stop")
+
+
+def test_why_a_job_ended_decides_whether_a_retry_can_help(client) -> None:
+    """A stop someone asked for and a driver rejecting its configuration fail the same
+    way again; a driver that died (here: killed) may not."""
+    stopped = _sid("stopped")
+    submit_or_attach(client, stopped, SLEEPER)
+    driver = _driver(client, stopped)
+    client.stop_job(stopped)
+    assert follow(client, stopped, lambda lines: None, status_every_s=FAST) == JobStatus.STOPPED
+    config_error = f"python -c \"import sys; print('bad override'); sys.exit({CONFIG_ERROR_EXIT})\""
+    bad_config, bad_status, _ = _run(client, config_error)
+    killed = _sid("killed")
+    submit_or_attach(client, killed, SLEEPER)
+    _driver(client, killed).kill()
+    killed_status = follow(client, killed, lambda lines: None, status_every_s=FAST)
+
+    raised = {}
+    for sid, status in ((stopped, JobStatus.STOPPED), (bad_config, bad_status),
+                        (killed, killed_status)):
+        with pytest.raises(JobFailed) as caught:
+            raise_for_status(client, sid, status)
+        raised[sid] = caught.value
+    assert type(raised[stopped]) is JobStopped
+    assert type(raised[bad_config]) is JobConfigError and "bad override" in str(raised[bad_config])
+    assert type(raised[killed]) is JobFailed and killed_status == JobStatus.FAILED
+    assert [worth_retrying(raised[sid]) for sid in (stopped, bad_config, killed)] == [
+        False, False, True]
+    assert worth_retrying(RayUnavailable("gone")) and not worth_retrying(RayAuthFailed("no"))
+    assert not alive(driver)
+
+
+def test_a_second_follow_of_a_job_replays_its_log_once(client) -> None:
+    """A retried task follows its job again from the first line, each line once."""
+    sid, status, first = _run(client, "python -c \"print('\\n'.join(map(str, range(50))))\"")
+    again: list[str] = []
+    assert follow(client, sid, again.extend, status_every_s=FAST) == status
+    assert first == again
+    assert [line for line in again if line.isdigit()] == [str(n) for n in range(50)]
 
 
 def test_clients_without_the_token_are_rejected(cluster: LocalRayCluster,
@@ -287,60 +321,26 @@ def test_stop_leaves_no_process_and_no_temp_dir() -> None:
     try:
         head.start()
         client = head.client()
-        lines: list[str] = []
         job = _sid("orphan")
         submit_or_attach(client, job, SLEEPER)
-        deadline = time.monotonic() + 30
-        while not any(line.startswith("driver-pid") for line in lines):
-            assert time.monotonic() < deadline, lines
-            lines = client.get_job_logs(job).splitlines()
-            time.sleep(0.3)
-        driver = _wait_for_pid(lines, 0)
+        driver = _driver(client, job)
         procs = head.processes()
-        assert driver in {pid for pid, _ in procs}
-        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid, _ in procs}
+        assert driver in procs
+        names = set()
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                names.add(proc.name())
         assert {"raylet", "gcs_server"} <= names
         temp_dir, sid, port = head.temp_dir, head.pid, head.dashboard_port
     finally:
-        started = time.monotonic()
         head.stop()
-    assert time.monotonic() - started < 30
-    assert _gone(driver, 0.5), "the running job's driver outlived the head"
+    assert not alive(driver), "the running job's driver outlived the head"
     assert not _alive(procs)
-    assert not head_processes(sid)
+    assert not _session(sid)
     assert not temp_dir.exists()
     assert not _listeners(port)
     assert not head.running
     head.stop()  # idempotent
-
-
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("step:3 - actor/pg_loss:0.123 - critic/score/mean:0.5 - timing_s/gen:12.3",
-         {"step": 3.0, "actor/pg_loss": 0.123, "critic/score/mean": 0.5,
-          "timing_s/gen": 12.3}),
-        ("\x1b[36m(TaskRunner pid=123)\x1b[0m step:7 - val-core/x/reward/mean@1:-1e-05",
-         {"step": 7.0, "val-core/x/reward/mean@1": -1e-05}),
-        ("(TaskRunner pid=9, ip=10.0.0.2) step:2 - a:1 - name:qwen - b:np.float64(0.25)",
-         {"step": 2.0, "a": 1.0, "b": 0.25}),
-        ("(pid=5) step:4 - loss:2.5 \x1b[32m[repeated 2x across cluster]\x1b[0m",
-         {"step": 4.0, "loss": 2.5}),
-        ("step:0", {"step": 0.0}),
-        ("step:1 - clock:12:30 - ok:1", {"step": 1.0, "ok": 1.0}),
-    ],
-)
-def test_parse_metrics(line: str, expected: dict[str, float]) -> None:
-    assert parse_metrics(line) == expected
-
-
-@pytest.mark.parametrize(
-    "line",
-    ["", "done", "Training Progress: step:3", "stepper:3 - a:1", "step:x - a:1",
-     "(TaskRunner pid=1) validation generation end", "step:3- a:1"],
-)
-def test_parse_metrics_ignores_other_lines(line: str) -> None:
-    assert parse_metrics(line) is None
 
 
 def test_env_does_not_leak_into_this_process(cluster: LocalRayCluster) -> None:
@@ -348,14 +348,99 @@ def test_env_does_not_leak_into_this_process(cluster: LocalRayCluster) -> None:
     assert os.environ.get("RAY_AUTH_TOKEN_PATH") != str(cluster.token_path)
 
 
-def test_start_timeout_reports_ray_log_and_cleans_up() -> None:
-    head = LocalRayCluster(num_cpus=1, startup_timeout_s=3)
+def _session(sid: int) -> list[int]:
+    """Live processes of the session `sid` (orphans of a head keep its session id)."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(proc.pid) == sid and alive(proc):
+                members.append(proc.pid)
+    return members
+
+
+# Holds the dashboard of a head before it serves anything, so the head can never become
+# ready (and `ray start` waits for it, as RAY_DASHBOARD_STARTUP_TIMEOUT_S allows).
+HOLD_DASHBOARD = """import sys, time
+if any(arg.endswith("dashboard.py") for arg in sys.argv):
+    time.sleep(3600)
+"""
+
+
+def test_a_head_that_never_gets_ready_times_out_reports_ray_log_and_cleans_up(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(HOLD_DASHBOARD)
+    head = LocalRayCluster(num_cpus=1, startup_timeout_s=20,
+                           env={"PYTHONPATH": str(tmp_path),
+                                "RAY_DASHBOARD_STARTUP_TIMEOUT_S": "3600"})
     with pytest.raises(RayUnavailable) as caught:
         head.start()
     message = str(caught.value)
-    assert head.dashboard_url in message
+    assert f"not ready at {head.dashboard_url} after 20 s" in message
     assert "ray-start.log" in message and "Local node IP" in message  # Ray's own output
     pid = int(message.split(" pid ", 1)[1].split()[0])
-    assert not head_processes(pid)
+    assert not _session(pid)
     assert not head.running
     assert not list(Path(head.temp_root).glob(f"rmp-ray-*/session_*_{pid}"))
+
+
+class _DroppingTail:
+    """A job API whose log tail drops once mid-line, then replays the log from its start,
+    like Ray's after a reconnect."""
+
+    def __init__(self) -> None:
+        self.log = "a\nb"
+        self.status = JobStatus.RUNNING
+        self.tails = 0
+
+    async def tail_job_logs(self, submission_id: str) -> AsyncIterator[str]:
+        self.tails += 1
+        if self.tails == 1:
+            yield "a\n"
+            yield "b"
+            raise RuntimeError("WebSocket connection closed unexpectedly with close code 1006")
+        self.log = "a\nb\nc\n"
+        yield self.log
+        self.log += "d"  # written after the tail's last read; only the final read sees it
+        self.status = JobStatus.SUCCEEDED
+
+    def get_job_status(self, submission_id: str) -> JobStatus:
+        return self.status
+
+    def get_job_logs(self, submission_id: str) -> str:
+        return self.log
+
+
+def test_a_dropped_log_tail_is_reopened_without_repeating_lines() -> None:
+    fake = _DroppingTail()
+    batches: list[list[str]] = []
+    assert follow(fake, "job", batches.append, status_every_s=FAST) == JobStatus.SUCCEEDED
+    assert batches == [["a"], ["b", "c"], ["d"]]
+    assert fake.tails == 2
+
+
+class _NoTail(_DroppingTail):
+    """A job API behind a proxy that refuses websockets: only whole-log reads work."""
+
+    reads = 0
+
+    async def tail_job_logs(self, submission_id: str) -> AsyncIterator[str]:
+        self.tails += 1
+        raise OSError("websocket refused")
+        yield ""  # an async generator, like Ray's
+
+    def get_job_logs(self, submission_id: str) -> str:
+        self.reads += 1
+        if self.reads == 2:  # the job writes more, then ends
+            self.log += "\nmore"
+            self.status = JobStatus.SUCCEEDED
+        return self.log
+
+
+def test_without_a_log_tail_the_whole_log_is_polled() -> None:
+    fake = _NoTail()
+    lines: list[str] = []
+    assert follow(fake, "job", lines.extend, status_every_s=FAST,
+                  max_errors=2) == JobStatus.SUCCEEDED
+    assert lines == ["a", "b", "more"]
+    assert fake.tails == 2

@@ -35,9 +35,14 @@ from ray.job_submission import JobSubmissionClient
 from test_flow_pointwise_train import TINY_TRAINING, write_config
 
 from deployments.state import StackSettings, StackState
-from rm_core.cluster.jobs import LocalRayCluster
+from rm_core.cluster.credentials import auth_env
+from rm_core.cluster.local_head import LocalRayCluster
+from rm_core.cluster.processes import alive
 from rm_core.config import RAY_ADDRESS_VAR, RAY_TOKEN_PATH_VAR, RayConfig
-from tasks.training import RayTarget, _auth_env
+
+
+def no_secret_store(name: str) -> None:
+    return None
 
 
 def options(settings: StackSettings) -> list[str]:
@@ -65,13 +70,13 @@ def test_runs_default_to_the_stack_head_with_its_token_and_other_clusters_keep_t
     monkeypatch.setenv("RAY_AUTH_TOKEN", "token-of-the-gpu-cluster")
     assert RayConfig().address == "http://127.0.0.1:8265"
     assert RayConfig(address="http://gpu-head:8265").address == "http://gpu-head:8265"
-    assert _auth_env(RayTarget(address="http://127.0.0.1:8265")) == {
+    assert auth_env("http://127.0.0.1:8265", None, no_secret_store) == {
         "RAY_AUTH_TOKEN_PATH": "/stack/auth_token"}
-    assert _auth_env(RayTarget(address="http://gpu-head:8265")) == {
+    assert auth_env("http://gpu-head:8265", None, no_secret_store) == {
         "RAY_AUTH_TOKEN": "token-of-the-gpu-cluster"}
     monkeypatch.delenv("RAY_AUTH_TOKEN")
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", "/gpu/auth_token")
-    assert _auth_env(RayTarget(address="http://gpu-head:8265")) == {
+    assert auth_env("http://gpu-head:8265", None, no_secret_store) == {
         "RAY_AUTH_TOKEN_PATH": "/gpu/auth_token"}
 
 
@@ -198,7 +203,7 @@ def test_the_stack_listens_only_where_the_readme_says(stack: StackSettings) -> N
     assert ("127.0.0.1", stack.prefect_port) in prefect
     assert {ip for ip, _ in prefect} == {"127.0.0.1"}, f"Prefect listens on {prefect}"
 
-    ray = listeners({pid for pid, _ in head.processes()})
+    ray = listeners({proc.pid for proc in head.processes()})
     dashboard = {(ip, port) for ip, port in ray if port == stack.ray_port}
     assert dashboard == {("127.0.0.1", stack.ray_port)}, f"Ray dashboard on {dashboard}"
     # Ray's core ports (GCS, raylet, object manager, workers, drivers) listen on every
@@ -278,6 +283,7 @@ def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> N
     done = stack_cli("stack", "down", *options(stack), timeout=300)
     assert done.returncode == 0, done.stderr
     assert not state.server.alive and not state.worker.alive and not head.running
+    assert not [proc.pid for proc in ray_processes if alive(proc)]
     assert not LocalRayCluster.attach(state.ray).processes()
     assert not listening(stack.prefect_port) and not listening(stack.ray_port)
     assert not Path(state.ray.temp_dir).exists()

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from ray.job_submission import JobStatus
+from ray.util.state.api import StateApiClient
+from ray.util.state.common import ListApiOptions, StateResource
 from tiny_training import TINY_GRPO, start, tiny_spec
 
-from rm_core.cluster.jobs import JobFailed, LocalRayCluster, follow, parse_metrics, submit_or_attach
+from rm_core.cluster.job_log import follow
+from rm_core.cluster.jobs import JobConfigError, auth_headers, submit_or_attach
+from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.config import DataConfig, TemplateConfig
 from rm_core.data import stage as data_stage
 from rm_core.data.sources import fetch
 from rm_core.evaluation.checkpoints import checkpoint_steps, merge
 from rm_core.training import run
 from rm_core.training.job import REWARD_FILE, training_job
-from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.monitor import TrainingMonitor, parse_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,10 +94,19 @@ def test_a_job_that_fails_surfaces_its_own_error_lines(
     spec = tiny_spec(extra_overrides=("trainer.no_such_setting=1",))
     out, paths = start(spec, workspace, "bad")
     monitor = TrainingMonitor(total_steps=2)
-    with pytest.raises(JobFailed, match="no_such_setting") as failure:
+    with pytest.raises(JobConfigError, match="no_such_setting") as failure:
         run.train(spec, paths, out, cluster.client(), "test-bad", monitor, lambda lines: None)
     assert "FAILED" in str(failure.value)
+    assert "invalid configuration" in str(failure.value)  # the launcher's own line
     assert not (out / "_SUCCESS.json").exists()
+
+
+def live_actors(cluster: LocalRayCluster, job_id: str) -> list[str]:
+    """Class names of the actors of Ray job `job_id` that are not dead yet."""
+    api = StateApiClient(cluster.dashboard_url, headers=auth_headers(cluster.auth_env()))
+    actors = api.list(StateResource.ACTORS, ListApiOptions(filters=[("job_id", "=", job_id)]),
+                      raise_on_missing_output=False)
+    return [actor.class_name for actor in actors if actor.state != "DEAD"]
 
 
 def test_stopping_a_running_job(cluster: LocalRayCluster, workspace: dict) -> None:
@@ -102,16 +115,23 @@ def test_stopping_a_running_job(cluster: LocalRayCluster, workspace: dict) -> No
     job = training_job(spec, paths, "test-stop")
     client = cluster.client()
     submit_or_attach(client, job.submission_id, job.entrypoint, job.runtime_env, job.metadata)
+    training: list[str] = []  # the job's actors while it trains
 
     def stop_at_first_step(lines: list[str]) -> None:
-        if any("step:1 -" in line for line in lines):
+        if not training and any("step:1 -" in line for line in lines):
+            job_id = client.get_job_info(job.submission_id).job_id
+            training.extend(live_actors(cluster, job_id))
             client.stop_job(job.submission_id)
 
     assert follow(client, job.submission_id, stop_at_first_step) == JobStatus.STOPPED
+    assert "TaskRunner" in training
+    job_id = client.get_job_info(job.submission_id).job_id
+    # Once its actors are gone nothing of the job can train on; one that ignored the
+    # stop would keep them until its 50 steps are done.
+    assert wait_for(lambda: not live_actors(cluster, job_id), 300), (
+        f"actors of the stopped job still alive: {live_actors(cluster, job_id)}")
     stopped_at = run.latest_checkpoint_step(paths.checkpoint_dir)
     assert stopped_at is None or stopped_at < 50
-    time.sleep(10)  # a job that ignored the stop would write its next step by now
-    assert run.latest_checkpoint_step(paths.checkpoint_dir) == stopped_at
 
 
 def test_reward_file_loads_the_way_verl_loads_it_inside_a_ray_worker(

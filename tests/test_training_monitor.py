@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rm_core.training.judge_metrics import judge_metrics
-from rm_core.training.monitor import TrainingMonitor
+from rm_core.training.monitor import TrainingMonitor, iter_metrics, parse_metrics, strip_ansi
 
 STEP_1 = ("(TaskRunner pid=7) step:1 - critic/score/mean:0.25 - critic/score/min:0.0 - "
           "critic/score/max:1.0 - judge/acc/mean:0.125 - judge/parsed/mean:0.5 - "
@@ -41,3 +42,42 @@ def test_table_rows_carry_rewards_judge_fields_and_timings() -> None:
     assert progress == [(1, 4), (2, 4)]
     assert monitor.zero_signal_steps == [2]
     assert len(warnings) == 1 and "advantages are all zero" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("step:3 - actor/pg_loss:0.123 - critic/score/mean:0.5 - timing_s/gen:12.3",
+         {"step": 3.0, "actor/pg_loss": 0.123, "critic/score/mean": 0.5,
+          "timing_s/gen": 12.3}),
+        ("\x1b[36m(TaskRunner pid=123)\x1b[0m step:7 - val-core/x/reward/mean@1:-1e-05",
+         {"step": 7.0, "val-core/x/reward/mean@1": -1e-05}),
+        ("(TaskRunner pid=9, ip=10.0.0.2) step:2 - a:1 - name:qwen - b:np.float64(0.25)",
+         {"step": 2.0, "a": 1.0, "b": 0.25}),
+        ("(pid=5) step:4 - loss:2.5 \x1b[32m[repeated 2x across cluster]\x1b[0m",
+         {"step": 4.0, "loss": 2.5}),
+        ("step:0", {"step": 0.0}),
+        ("step:1 - clock:12:30 - ok:1", {"step": 1.0, "ok": 1.0}),
+    ],
+)
+def test_parse_metrics(line: str, expected: dict[str, float]) -> None:
+    assert parse_metrics(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "done", "Training Progress: step:3", "stepper:3 - a:1", "step:x - a:1",
+     "(TaskRunner pid=1) validation generation end", "step:3- a:1"],
+)
+def test_parse_metrics_ignores_other_lines(line: str) -> None:
+    assert parse_metrics(line) is None
+
+
+def test_iter_metrics_keeps_only_step_lines() -> None:
+    assert list(iter_metrics(["noise", STEP_2])) == [
+        {"step": 2.0, "critic/score/mean": 0.0, "critic/score/min": 0.0,
+         "critic/score/max": 0.0, "timing_s/gen": 11.0}]
+
+
+def test_strip_ansi_removes_colour_codes_only() -> None:
+    assert strip_ansi("\x1b[36m(TaskRunner pid=1)\x1b[0m step:1") == "(TaskRunner pid=1) step:1"

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from rm_core.cluster.credentials import auth_env, job_secrets, redact
 from rm_core.training.job import training_job
 from rm_core.training.spec import RunPaths, TrainSpec
-from tasks.training import RayTarget, _auth_env, _redact, _secrets
+from tasks.training import _secret_block
+
+
+def no_secret_store(name: str) -> None:
+    return None
 
 SECRET = "wandb-key-0123456789abcdef"
 PATHS = RunPaths(model=Path("/m"), train_files=Path("/t.parquet"), val_files=Path("/v.parquet"),
@@ -20,7 +25,7 @@ PATHS = RunPaths(model=Path("/m"), train_files=Path("/t.parquet"), val_files=Pat
 
 def test_the_wandb_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", SECRET)
-    assert _secrets() == {"WANDB_API_KEY": SECRET}
+    assert job_secrets(no_secret_store) == {"WANDB_API_KEY": SECRET}
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -34,16 +39,16 @@ def test_secrets_come_from_prefect_secret_blocks_when_the_environment_lacks_them
         monkeypatch.delenv(name, raising=False)
     Secret(value=SECRET).save("wandb-api-key", overwrite=True)
     Secret(value="ray-token-from-a-block").save("ray-auth-token", overwrite=True)
+    remote = "http://gpu-head:8265"
     try:
-        assert _secrets() == {"WANDB_API_KEY": SECRET}
-        remote = RayTarget(address="http://gpu-head:8265")
-        assert _auth_env(remote) == {"RAY_AUTH_TOKEN": "ray-token-from-a-block"}
+        assert job_secrets(_secret_block) == {"WANDB_API_KEY": SECRET}
+        assert auth_env(remote, None, _secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-a-block"}
         monkeypatch.setenv("RAY_AUTH_TOKEN", "ray-token-from-env")
-        assert _auth_env(remote) == {"RAY_AUTH_TOKEN": "ray-token-from-env"}
+        assert auth_env(remote, None, _secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-env"}
     finally:
         Secret.delete("wandb-api-key")
         Secret.delete("ray-auth-token")
-    assert _secrets() == {}
+    assert job_secrets(_secret_block) == {}
 
 
 def test_secrets_go_to_env_vars_only() -> None:
@@ -55,4 +60,23 @@ def test_secrets_go_to_env_vars_only() -> None:
 
 def test_streamed_log_lines_are_redacted() -> None:
     line = f"wandb: logging in with key {SECRET} (offline)"
-    assert _redact(line, [SECRET]) == "wandb: logging in with key *** (offline)"
+    assert redact(line, [SECRET]) == "wandb: logging in with key *** (offline)"
+
+
+def test_a_private_head_token_wins_and_the_secret_store_is_asked_last() -> None:
+    asked: list[str] = []
+
+    def store(name: str) -> str:
+        asked.append(name)
+        return "token-from-the-store"
+
+    environ = {"RAY_AUTH_TOKEN": "token-from-env"}
+    assert auth_env("http://127.0.0.1:1234", "/tmp/head/auth_token", store, environ) == {
+        "RAY_AUTH_TOKEN_PATH": "/tmp/head/auth_token"}
+    assert auth_env("http://gpu-head:8265", None, store, environ) == {
+        "RAY_AUTH_TOKEN": "token-from-env"}
+    assert asked == []
+    assert auth_env("http://gpu-head:8265", None, store, {}) == {
+        "RAY_AUTH_TOKEN": "token-from-the-store"}
+    assert asked == ["ray-auth-token"]
+    assert auth_env("http://gpu-head:8265", None, no_secret_store, {}) is None

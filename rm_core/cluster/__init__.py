@@ -1,1 +1,1 @@
-"""Ray clusters: a private local head stopped by PID and authenticated job clients."""
+"""Ray clusters: a private local head stopped by PID, authenticated job clients, job logs."""

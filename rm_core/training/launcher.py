@@ -1,13 +1,15 @@
 """Entrypoint of a training job: `python -m rm_core.training.launcher [--cpu] OVERRIDE...`.
 
-Composes verl's own `ppo_trainer` Hydra config with the overrides (so an unknown key
-fails here, before any worker starts), applies the CPU patches in this driver when
-asked, connects to the job's Ray cluster and runs verl's PPO/GRPO trainer.
+Composes verl's own `ppo_trainer` Hydra config with the overrides and checks the files
+it names (so an unknown key or a missing file fails here, before any worker starts,
+with exit code EX_CONFIG: the job is not worth retrying), applies the CPU patches in
+this driver when asked, connects to the job's Ray cluster and runs verl's trainer.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,32 @@ def validated_config(overrides: list[str]) -> Any:
     return config
 
 
+# Files verl opens, relative to the job's working_dir unless absolute.
+FILE_KEYS = ("data.train_files", "data.val_files", "data.custom_cls.path",
+             "custom_reward_function.path")
+
+
+def check_files(config: Any) -> None:
+    """Raise `ConfigError` naming each local file of `FILE_KEYS` (and an absolute model
+    path) that does not exist; URLs and hub model names are left to verl."""
+    from omegaconf import OmegaConf
+
+    from rm_core.errors import ConfigError
+
+    missing = []
+    for key in FILE_KEYS:
+        value = OmegaConf.select(config, key, throw_on_resolution_failure=False)
+        values = [value] if value is None or isinstance(value, str) else list(value)
+        missing += [f"{key}: {path}" for path in values
+                    if path and "://" not in str(path) and not Path(str(path)).exists()]
+    model = OmegaConf.select(config, "actor_rollout_ref.model.path")
+    if model and Path(str(model)).is_absolute() and not Path(str(model)).exists():
+        missing.append(f"actor_rollout_ref.model.path: {model}")
+    if missing:
+        raise ConfigError(f"files the job needs do not exist (working dir {Path.cwd()}):\n  "
+                          + "\n  ".join(missing))
+
+
 def _same_kind(default: Any, value: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
@@ -74,7 +102,17 @@ def main(argv: list[str] | None = None) -> None:
         from rm_core.training import cpu_patches
 
         cpu_patches.apply()
-    config = validated_config(args.overrides)
+    from hydra.errors import HydraException
+
+    from rm_core.errors import ConfigError
+
+    try:
+        config = validated_config(args.overrides)
+        check_files(config)
+    except (ConfigError, HydraException) as exc:
+        print(f"rm-pipeline launcher: invalid configuration: {exc}", file=sys.stderr,
+              flush=True)
+        raise SystemExit(os.EX_CONFIG) from None
 
     import ray
     from verl.trainer.constants_ppo import get_ppo_ray_runtime_env

@@ -9,11 +9,16 @@ zero and the step teaches nothing).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from rm_core.cluster.jobs import parse_metrics
-
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Ray prefixes forwarded worker output: "(TaskRunner pid=123)" or "(pid=7, ip=10.0.0.2)".
+_RAY_PREFIX = re.compile(r"^\s*\([^()]*\bpid=\d+[^()]*\)\s*")
+_RAY_REPEATED = re.compile(r"\s*\[repeated \d+x across cluster\].*$")
+_STEP = re.compile(r"^step:\s*(\d+)(?:\s+-\s+|\s*$)")
+# pprint of numpy scalars under numpy 2: "np.float64(0.5)".
+_NP_SCALAR = re.compile(r"^np\.\w+\((.*)\)$")
 _PROGRESS = re.compile(r"Training Progress:.*?\|\s*(\d+)/(\d+)")
 TABLE_COLUMNS = {
     "reward mean": "critic/score/mean",
@@ -31,6 +36,46 @@ TABLE_COLUMNS = {
 }
 VALIDATION_SUFFIXES = {"val reward": "/reward/mean@1", "val acc": "/acc/mean@1",
                        "val parsed": "/parsed/mean@1"}
+
+
+def strip_ansi(line: str) -> str:
+    """`line` without terminal colour codes (verl and Ray colour their console output)."""
+    return _ANSI.sub("", line)
+
+
+def parse_metrics(line: str) -> dict[str, float] | None:
+    """Metrics from one verl console line `step:N - key:value - ...`, else None.
+
+    verl's console logger prints each training step this way; reading it back from the
+    job log gives live metrics without a tracking server. Non-numeric values are
+    skipped; colour codes, Ray's "(Actor pid=N)" prefix and dedup suffix are ignored.
+    """
+    text = _RAY_REPEATED.sub("", _RAY_PREFIX.sub("", strip_ansi(line))).strip()
+    match = _STEP.match(text)
+    if match is None:
+        return None
+    metrics = {"step": float(match.group(1))}
+    for part in text[match.end():].split(" - "):
+        key, sep, raw = part.strip().partition(":")
+        if not sep or not key:
+            continue
+        raw = raw.strip()
+        scalar = _NP_SCALAR.match(raw)
+        if scalar:
+            raw = scalar.group(1)
+        try:
+            metrics[key.strip()] = float(raw)
+        except ValueError:
+            continue
+    return metrics
+
+
+def iter_metrics(lines: Iterable[str]) -> Iterator[dict[str, float]]:
+    """The metric dicts among `lines` (e.g. a batch handed to `on_lines`)."""
+    for line in lines:
+        parsed = parse_metrics(line)
+        if parsed is not None:
+            yield parsed
 
 
 @dataclass

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from rm_core.artifacts import finish, is_complete, read_result, stage_dir, stage_key
-from rm_core.cluster.jobs import follow, raise_for_status, submit_or_attach
+from rm_core.cluster.job_log import follow
+from rm_core.cluster.jobs import raise_for_status, submit_or_attach
 from rm_core.config import DataConfig
 from rm_core.data.verl_stage import VerlResult
 from rm_core.training.job import REWARD_FILE, submission_id, training_job
