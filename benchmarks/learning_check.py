@@ -16,7 +16,7 @@ code 1 on FAIL).
 Seeds: the model weights (`--seed`) and verl's data order (`data.seed`) are fixed; the
 sampling in the rollout uses each fresh worker's default torch seed.
 
-The reward file is given to verl by absolute path: `rm_core.training.job.CODE_EXCLUDES`
+The reward file is given to verl by absolute path: `rm_core.cluster.stage_jobs.CODE_EXCLUDES`
 keeps `benchmarks/` out of the job's uploaded working_dir, so a path relative to it
 would not resolve. An absolute path works here because the local head's workers share
 this file system; on a remote cluster the file would have to ship with the code.

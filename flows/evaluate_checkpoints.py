@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from prefect.runtime import flow_run
 
 from flows.prepare_data import prepare_data, resolve_config
 from rm_core.artifacts import code_version
+from rm_core.cluster.target import RayTarget
 from rm_core.config import ExperimentConfig, load_experiment, registry_dir
 from rm_core.data.stage import judge_kind
 from rm_core.errors import ConfigError, RmPipelineError
@@ -26,11 +28,13 @@ from rm_core.evaluation.promotion import evaluation_version
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
 from rm_core.training.spec import WandbSettings
+from tasks.cluster import ray_target
 from tasks.evaluation import (
+    ModelToJudge,
     champion_model,
     compare_with_champion,
-    evaluate_judge,
-    merge_checkpoint,
+    judge_models,
+    merge_checkpoints,
     report_evaluation,
 )
 from tasks.training import prepare_model
@@ -77,45 +81,62 @@ def evaluate_checkpoints(
     base_model: str | None = None,
     promote: bool = False,
     artifacts_dir: str | None = None,
+    config: ExperimentConfig | None = None,
+    cluster: RayTarget | None = None,
 ) -> EvaluationSummary:
-    """Base model vs every checkpoint (vs the champion), with CIs, plots and a decision."""
+    """Base model vs every checkpoint (vs the champion), with CIs, plots and a decision.
+
+    A training flow passes its resolved `config` (overrides applied) and its `cluster`;
+    run alone, the flow reads `config_path` and uses the configured cluster."""
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
-    config = _config(config_path, artifacts_dir)
+    config = config or _config(config_path, artifacts_dir)
     root, training, metric = config.artifacts_dir, config.training, _metric(config, config_path)
     val = Path(val_path) if val_path else prepare_data(config_path, str(root)).val_path
-    judge = partial(evaluate_judge, val_path=val, data=config.data, settings=config.evaluation,
-                    max_new_tokens=_max_new_tokens(config), root=root)
-
-    base = base_model or (training.model_path if training else None)
-    base_judged = None
-    if config.evaluation.include_base and base:
-        base_judged = judge("base", "base", 0, Path(prepare_model(base, root)))
     run = Path(run_dir) if run_dir else None
-    candidates: list[stage.EvaluatedModel] = []
-    if run is not None:
-        for step, step_dir in stage.run_checkpoints(run).items():
-            candidates.append(judge(stage.step_label(step), "checkpoint", step,
-                                    merge_checkpoint(step_dir, root)))
-    if model_dir:
-        candidates.append(judge(Path(model_dir).name, "model", None, Path(model_dir)))
-    registry = registry_dir(config)
-    champion_dir = champion_model(registry)
-    champion = judge("champion", "champion", None, champion_dir) if champion_dir else None
-
-    best = stage.best_candidate(candidates, metric)
+    steps = stage.run_checkpoints(run) if run else {}
+    registry, resources = registry_dir(config), config.ray.model_jobs
+    with _cluster(config, cluster) as target:
+        base = base_model or (training.model_path if training else None)
+        models = [ModelToJudge(label="base", kind="base", step=0,
+                               model_dir=Path(prepare_model(base, root, target, resources)))
+                  ] if config.evaluation.include_base and base else []
+        merged = merge_checkpoints(steps, root, target, resources)
+        models += [ModelToJudge(label=stage.step_label(step), kind="checkpoint", step=step,
+                                model_dir=folder) for step, folder in merged.items()]
+        if model_dir:
+            models.append(ModelToJudge(label=Path(model_dir).name, kind="model",
+                                       model_dir=Path(model_dir)))
+        champion_dir = champion_model(registry)
+        if champion_dir:
+            models.append(ModelToJudge(label="champion", kind="champion",
+                                       model_dir=champion_dir))
+        judged = judge_models(models, val, config.data, config.evaluation,
+                              _max_new_tokens(config), root, target, resources)
+    base_judged = next((m for m in judged if m.kind == "base"), None)
+    champion = next((m for m in judged if m.kind == "champion"), None)
+    best = stage.best_candidate(judged, metric)
     decision = None
     if promote and best is not None:
         decision = compare_with_champion(
             registry, best, champion, metric, stage.file_fingerprint(val),
             str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
         )  # fmt: skip
-    models = [m for m in (base_judged, *candidates, champion) if m is not None]
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
-    return report_evaluation(title, metric, models, best, decision,
+    return report_evaluation(title, metric, judged, best, decision,
                              stage.training_metrics(run) if run else [],
                              root / "reports" / str(flow_run.id or "local"),
                              training.wandb if training else WandbSettings(enabled=False))
+
+
+@contextmanager
+def _cluster(config: ExperimentConfig, given: RayTarget | None) -> Iterator[RayTarget]:
+    """The cluster the training flow passed, else the configured one (or a local head)."""
+    if given is not None:
+        yield given
+        return
+    with ray_target(config.ray) as target:
+        yield target
 
 
 def main(argv: list[str] | None = None) -> int:

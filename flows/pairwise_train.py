@@ -21,8 +21,9 @@ from flows.judge_training import (
 from flows.prepare_data import prepare_data
 from rm_core.config import registry_dir
 from rm_core.training.run import train_key
+from tasks.cluster import ray_target
 from tasks.evaluation import check_for_changes
-from tasks.training import check_learning_signal, prepare_model, ray_target, train_judge
+from tasks.training import check_learning_signal, prepare_model, train_judge
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
 DESCRIPTION = (
@@ -47,20 +48,21 @@ def pairwise_train(
     GRPO on Ray -> evaluate the checkpoints and decide on promotion."""
     config = load_run_config(config_path, "pairwise", max_steps, model_path, profile,
                              ray_address, artifacts_dir)
-    root, spec = config.artifacts_dir, config.training
+    root, spec, resources = config.artifacts_dir, config.training, config.ray.model_jobs
     verl = prepare_data(config_path, str(root))
-    model = prepare_model(spec.model_path, root)
-    skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model),
-                                config.evaluation, force)
-    if skipped:
-        return JudgeTrainResult(skipped=skipped)
-    check_learning_signal(model, verl, config.data, spec)
-    with ray_target(config.ray) as target:
-        trained = train_judge(spec, verl, model, config.data, target, root,
-                              config.ray.job_timeout_s)
-    evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
-                                      val_path=str(verl.val_path), base_model=model,
-                                      promote=True, artifacts_dir=str(root))
+    with ray_target(config.ray) as cluster:
+        model = prepare_model(spec.model_path, root, cluster, resources)
+        skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model),
+                                    config.evaluation, force)
+        if skipped:
+            return JudgeTrainResult(skipped=skipped)
+        check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+        trained = train_judge(spec, verl, model, config.data, cluster, root,
+                              config.ray.job_timeout_s, resources)
+        evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
+                                          val_path=str(verl.val_path), base_model=model,
+                                          promote=True, artifacts_dir=str(root),
+                                          config=config, cluster=cluster)
     return JudgeTrainResult(train=trained, evaluation=evaluation)
 
 

@@ -53,6 +53,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
              "evaluation/settings.py",
              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
     "promote": ("evaluation/registry.py", "evaluation/promotion.py"),
+    "learning-signal": ("judge/generation.py", "judge/rewards.py", "judge/templates.py"),
 }
 
 
@@ -167,3 +168,17 @@ def finish(building: Path, result: dict[str, Any]) -> None:
     }
     manifest = {"files": files, "result": result}
     (building / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+
+
+def record_node(directory: Path, stage: str, job_id: str, node_id: str | None) -> None:
+    """Note in `directory`'s manifest which Ray job made it, on which node (a directory
+    without a manifest, such as a job's own work dir, gets one)."""
+    ran = {"ray_stage": stage, "ray_job": job_id, "ray_node_id": node_id}
+    manifest = _read_manifest(directory)
+    if manifest is None:
+        finish(directory, ran)
+        return
+    manifest["result"] = {**manifest["result"], **ran}
+    temporary = directory / f".{MANIFEST}.{os.getpid()}"
+    temporary.write_text(json.dumps(manifest, indent=2, default=str), "utf-8")
+    os.replace(temporary, directory / MANIFEST)

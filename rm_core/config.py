@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rm_core.cluster.resources import JobResources
 from rm_core.errors import ConfigError
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.training.spec import TrainSpec
@@ -136,6 +137,9 @@ class RayConfig(Strict):
     address: str | None = Field(default_factory=lambda: os.environ.get(RAY_ADDRESS_VAR) or None)
     num_cpus: int = Field(2, gt=0)
     job_timeout_s: float | None = Field(None, gt=0)
+    # Every stage that loads a model (preparing it, the learning-signal check, merging,
+    # judging) is a Ray job that asks for these; the gpu profile asks for GPUs.
+    model_jobs: JobResources = JobResources()
 
 
 class ExperimentConfig(Strict):

@@ -1,58 +1,87 @@
-"""Evaluation-stage tasks: merge a checkpoint, judge a model, compare, report."""
+"""Evaluation-stage tasks: merge checkpoints and judge models (jobs on the cluster),
+compare, report."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel
 
-from rm_core.artifacts import stage_dir
+from rm_core import model_jobs
+from rm_core.artifacts import is_complete
+from rm_core.cluster.resources import JobResources
+from rm_core.cluster.target import RayTarget
 from rm_core.config import DataConfig
 from rm_core.data.stage import template_for
 from rm_core.evaluation import promotion, report, stage
 from rm_core.evaluation.registry import Decision, load_champion, read_decisions
+from rm_core.evaluation.runner import check_model_dir, check_val_file
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.tracking import log_to_wandb
 from rm_core.training.spec import WandbSettings
-from tasks.caching import stage_cache_key
+from tasks.cluster import run_model_job, worth_retrying_task
 
 
-def _merge_plan(step_dir: Path, root: Path) -> tuple[str, Path]:
-    key = stage.merge_key(step_dir)
-    return key, stage_dir(root, "merge", key)
+class ModelToJudge(BaseModel):
+    """One model a report shows: which, at which step, and its folder."""
+
+    label: str
+    kind: stage.Kind
+    step: int | None = None
+    model_dir: Path
 
 
-@task(name="merge-checkpoint", task_run_name="merge-{step_dir.name}", retries=1,
-      retry_delay_seconds=10, cache_key_fn=stage_cache_key(_merge_plan), persist_result=True)
-def merge_checkpoint(step_dir: Path, root: Path) -> Path:
-    """FSDP shards of a `global_step_N` -> a Hugging Face folder (once per checkpoint)."""
-    merged = stage.merged_model(step_dir, root)
-    get_run_logger().info("merged %s into %s", step_dir, merged)
+@task(name="merge-checkpoints", retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=worth_retrying_task)
+def merge_checkpoints(step_dirs: dict[int, Path], root: Path, target: RayTarget,
+                      resources: JobResources) -> dict[int, Path]:
+    """FSDP shards of each `global_step_N` -> a Hugging Face folder, merged once per
+    checkpoint by one job on the cluster (none when every step is merged already)."""
+    merged = {step: stage.merged_dir(step_dir, root) for step, step_dir in step_dirs.items()}
+    todo = [step_dirs[step] for step, folder in merged.items() if not is_complete(folder)]
+    if todo:
+        work_dir = root / "jobs" / "merge" / _digest(merged.values())
+        run_model_job(model_jobs.merge_job(todo, root, work_dir, resources), target,
+                      outputs=[folder for folder in merged.values() if not is_complete(folder)])
+    get_run_logger().info("%d checkpoints merged (%d now)", len(merged), len(todo))
     return merged
 
 
-def _evaluate_plan(label: str, kind: str, step: int | None, model_dir: Path, val_path: Path,
-                   data: DataConfig, settings: EvaluationSettings, max_new_tokens: int,
-                   root: Path) -> tuple[str, Path]:
-    key = stage.evaluation_key(model_dir, val_path, template_for(data), settings,
-                               max_new_tokens)
-    return f"{key}|{label}|{kind}|{step}", stage_dir(root, "eval", key)
-
-
-@task(name="evaluate-model", task_run_name="evaluate-{label}",
-      cache_key_fn=stage_cache_key(_evaluate_plan), persist_result=True)
-def evaluate_judge(label: str, kind: str, step: int | None, model_dir: Path, val_path: Path,
-                   data: DataConfig, settings: EvaluationSettings, max_new_tokens: int,
-                   root: Path) -> stage.EvaluatedModel:
-    """Judge the val rows with one model (cached per model files, rows and settings)."""
-    logger = get_run_logger()
-    logger.info("judging %s with %s (%s)", val_path.name, label, model_dir)
-    judged = stage.evaluate_cached(label, kind, step, model_dir, val_path, template_for(data),
-                                   settings, max_new_tokens, root)
-    logger.info("%s", report.describe(judged))
+@task(name="judge-models", retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=worth_retrying_task)
+def judge_models(models: list[ModelToJudge], val_path: Path, data: DataConfig,
+                 settings: EvaluationSettings, max_new_tokens: int, root: Path,
+                 target: RayTarget, resources: JobResources) -> list[stage.EvaluatedModel]:
+    """Judge the val rows with every model in one job on the cluster (each judgement is
+    stored per model files, rows, template and settings: a stored one is not redone)."""
+    template = template_for(data)
+    outs = [stage.evaluation_dir(model.model_dir, val_path, template, settings,
+                                 max_new_tokens, root) for model in models]
+    todo = [(model.model_dir, out) for model, out in zip(models, outs, strict=True)
+            if not is_complete(out)]
+    if todo:
+        check_val_file(val_path, settings.limit)
+        for model_dir, _ in todo:
+            check_model_dir(model_dir)
+        work_dir = root / "jobs" / "judge" / _digest(outs)
+        job = model_jobs.judge_job(todo, val_path, data, settings, max_new_tokens, work_dir,
+                                   resources)
+        run_model_job(job, target, outputs=[out for _, out in todo])
+    judged = [stage.read_evaluated(model.label, model.kind, model.step, model.model_dir, out)
+              for model, out in zip(models, outs, strict=True)]
+    for model in judged:
+        get_run_logger().info("%s", report.describe(model))
     return judged
+
+
+def _digest(paths: Iterable[Path]) -> str:
+    """A job's work dir name: the outputs it makes (the same job is re-attached to)."""
+    return hashlib.sha256("|".join(sorted(map(str, paths))).encode()).hexdigest()[:24]
 
 
 @task(name="champion-model")

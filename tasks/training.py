@@ -2,97 +2,79 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from prefect import Task, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
-from prefect.states import State
 
-from rm_core import embedded_models
-from rm_core.cluster import target as cluster_target
+from rm_core import embedded_models, model_jobs
+from rm_core.artifacts import is_complete, stage_key
 from rm_core.cluster.credentials import job_secrets, redact
-from rm_core.cluster.jobs import worth_retrying
+from rm_core.cluster.resources import JobResources
 from rm_core.cluster.target import RayTarget, target_client
 from rm_core.config import DataConfig, RayConfig
 from rm_core.data.stage import VerlResult, template_for
-from rm_core.judge import generation
+from rm_core.judge.generation import ParseRate
 from rm_core.training import run
 from rm_core.training.monitor import TrainingMonitor, strip_ansi
 from rm_core.training.spec import TrainSpec
 from tasks.caching import stage_cache_key
-
-# Enough sampled judgements to see whether GRPO will get any signal, in about a minute
-# for SmolLM2 on two cores: the answer sits within the first tokens.
-SIGNAL_PROMPTS = 8
-SIGNAL_MAX_NEW_TOKENS = 24
+from tasks.cluster import run_model_job, secret_block, worth_retrying_task
 
 
-@contextmanager
-def ray_target(config: RayConfig) -> Iterator[RayTarget]:
-    """The configured cluster, or a private local Ray head for the block (run-logged)."""
-    with cluster_target.ray_target(config, get_run_logger().info) as target:
-        yield target
-
-
-def _secret_block(name: str) -> str | None:
-    """The value of the Prefect Secret block `name`, None if there is none."""
-    from prefect.blocks.system import Secret
-
-    try:
-        return Secret.load(name).get()
-    except ValueError:
-        return None
-
-
-def _model_plan(model_path: str, root: Path) -> tuple[str, Path | None]:
+def _model_plan(model_path: str, root: Path, target: RayTarget, resources: JobResources
+                ) -> tuple[str, Path | None]:
     return f"{model_path}|{root}", embedded_models.model_folder(model_path, root)
 
 
-@task(
-    name="prepare-model",
-    retries=2,
-    retry_delay_seconds=[10, 60],
-    cache_key_fn=stage_cache_key(_model_plan),
-    persist_result=True,
-)
-def prepare_model(model_path: str, root: Path) -> str:
-    """A Hugging Face folder of the model; embedded models are built once, offline."""
-    folder = embedded_models.prepare(model_path, root)
+@task(name="prepare-model", retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=worth_retrying_task, cache_key_fn=stage_cache_key(_model_plan),
+      persist_result=True)
+def prepare_model(model_path: str, root: Path, target: RayTarget,
+                  resources: JobResources) -> str:
+    """A Hugging Face folder of the model: embedded models are built once, offline, by a
+    job on the cluster; a folder or hub id is used as given."""
+    folder = embedded_models.model_folder(model_path, root)
     if folder is None:
         return model_path
+    if not is_complete(folder):
+        run_model_job(model_jobs.prepare_model_job(model_path, root, resources), target,
+                      outputs=[folder])
     get_run_logger().info("model %s ready at %s", model_path, folder)
     return str(folder)
 
 
-def _signal_plan(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
-                 ) -> tuple[str, None]:
+def _signal_job(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec, root: Path,
+                resources: JobResources) -> model_jobs.StageJob:
     sampling = (spec.grpo.rollout_n, spec.grpo.temperature, spec.grpo.max_response_length,
                 spec.thinking)
-    key = f"{run.model_fingerprint(model)}|{verl.key}|{template_for(data)!r}|{sampling}"
-    return key, None
+    key = stage_key("learning-signal", model=run.model_fingerprint(model),
+                        verl=verl.key, template=repr(template_for(data)), sampling=sampling)
+    return model_jobs.learning_signal_job(model, verl.val_path, data, spec,
+                                          root / "jobs" / "learning-signal" / key, resources)
 
 
-@task(name="check-learning-signal", cache_key_fn=stage_cache_key(_signal_plan),
+def _signal_plan(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec,
+                 root: Path, target: RayTarget, resources: JobResources) -> tuple[str, None]:
+    return _signal_job(model, verl, data, spec, root, resources).work_dir.name, None
+
+
+@task(name="check-learning-signal", retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=worth_retrying_task, cache_key_fn=stage_cache_key(_signal_plan),
       persist_result=True)
-def check_learning_signal(
-    model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec
-) -> generation.ParseRate:
-    """Measure the base model's parse rate on val prompts before spending steps on it."""
-    template = template_for(data)
-    result = generation.parse_rate(
-        model, verl.val_path, template, limit=SIGNAL_PROMPTS, samples=spec.grpo.rollout_n,
-        max_new_tokens=min(spec.grpo.max_response_length, SIGNAL_MAX_NEW_TOKENS),
-        temperature=spec.grpo.temperature, thinking=spec.thinking,
-    )
+def check_learning_signal(model: str, verl: VerlResult, data: DataConfig, spec: TrainSpec,
+                          root: Path, target: RayTarget, resources: JobResources
+                          ) -> ParseRate:
+    """Measure the base model's parse rate on val prompts (a job on the cluster) before
+    spending steps on it."""
+    job = _signal_job(model, verl, data, spec, root, resources)
+    result = ParseRate.model_validate(run_model_job(job, target).result)
     logger = get_run_logger()
     message = (
         f"base model parse rate {result.rate:.0%} ({result.parsed}/{result.samples} sampled "
@@ -109,22 +91,17 @@ def check_learning_signal(
 
 
 def _train_plan(spec: TrainSpec, verl: VerlResult, model: str, data: DataConfig,
-                target: RayTarget, root: Path, timeout_s: float | None = None
-                ) -> tuple[str, Path]:
+                target: RayTarget, root: Path, timeout_s: float | None = None,
+                resources: JobResources | None = None) -> tuple[str, Path]:
     out = run.train_dir(verl, spec, model, root)
     return out.name, out
-
-
-def _worth_retrying(task: Task, task_run: TaskRun, state: State) -> bool:
-    """Retry only what can heal (see `rm_core.cluster.jobs.worth_retrying`)."""
-    return worth_retrying(state.result(raise_on_failure=False))
 
 
 @task(
     name="train-judge",
     retries=2,
     retry_delay_seconds=[15, 60],
-    retry_condition_fn=_worth_retrying,
+    retry_condition_fn=worth_retrying_task,
     cache_key_fn=stage_cache_key(_train_plan),
     persist_result=True,
 )
@@ -136,10 +113,14 @@ def train_judge(
     target: RayTarget,
     root: Path,
     timeout_s: float | None = None,
+    resources: JobResources | None = None,
 ) -> run.TrainResult:
-    """Submit the GRPO job (or re-attach to it), stream its log and metrics, wait."""
+    """Submit the GRPO job (or re-attach to it), stream its log and metrics, wait.
+
+    The driver asks only for the custom resources of `resources` (which node); verl's
+    own workers claim the CPUs or GPUs."""
     logger = get_run_logger()
-    secrets = job_secrets(_secret_block)
+    secrets = job_secrets(secret_block)
     out = run.train_dir(verl, spec, model, root)
     total = run.expected_steps(spec, verl.train_rows)
     progress_id = create_progress_artifact(0.0, key="training-progress",
@@ -157,10 +138,11 @@ def train_judge(
             logger.info(redact(strip_ansi(line), secrets.values()))
 
     paths = run.run_paths(spec, verl, model, out, data)
-    client = target_client(target, _secret_block)
+    client = target_client(target, secret_block)
     try:
         result = run.train(spec, paths, out, client, str(flow_run.id or "local"), monitor,
-                           on_lines, secrets, timeout_s)
+                           on_lines, secrets, timeout_s,
+                           resources.node_placement() if resources else None)
     finally:
         if monitor.steps:
             create_table_artifact(monitor.table(), key="training-metrics",
@@ -175,5 +157,5 @@ def stop_training_jobs(config: RayConfig, run_id: str) -> list[str]:
     the run stops with the run's process)."""
     if not config.address:
         return []
-    return run.stop_run_jobs(target_client(RayTarget(address=config.address), _secret_block),
+    return run.stop_run_jobs(target_client(RayTarget(address=config.address), secret_block),
                              run_id)

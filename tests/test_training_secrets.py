@@ -10,7 +10,7 @@ import pytest
 from rm_core.cluster.credentials import auth_env, job_secrets, redact
 from rm_core.training.job import training_job
 from rm_core.training.spec import RunPaths, TrainSpec
-from tasks.training import _secret_block
+from tasks.cluster import secret_block
 
 
 def no_secret_store(name: str) -> None:
@@ -29,7 +29,7 @@ def test_the_wandb_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_secrets_come_from_prefect_secret_blocks_when_the_environment_lacks_them(
+def test_secrets_come_from_prefectsecret_blocks_when_the_environment_lacks_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from prefect.blocks.system import Secret
@@ -41,14 +41,14 @@ def test_secrets_come_from_prefect_secret_blocks_when_the_environment_lacks_them
     Secret(value="ray-token-from-a-block").save("ray-auth-token", overwrite=True)
     remote = "http://gpu-head:8265"
     try:
-        assert job_secrets(_secret_block) == {"WANDB_API_KEY": SECRET}
-        assert auth_env(remote, None, _secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-a-block"}
+        assert job_secrets(secret_block) == {"WANDB_API_KEY": SECRET}
+        assert auth_env(remote, None, secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-a-block"}
         monkeypatch.setenv("RAY_AUTH_TOKEN", "ray-token-from-env")
-        assert auth_env(remote, None, _secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-env"}
+        assert auth_env(remote, None, secret_block) == {"RAY_AUTH_TOKEN": "ray-token-from-env"}
     finally:
         Secret.delete("wandb-api-key")
         Secret.delete("ray-auth-token")
-    assert job_secrets(_secret_block) == {}
+    assert job_secrets(secret_block) == {}
 
 
 def test_secrets_go_to_env_vars_only() -> None:

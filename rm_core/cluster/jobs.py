@@ -9,6 +9,7 @@ must stay free of Prefect: tasks wrap it, tests drive it directly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -238,6 +239,31 @@ def submit_or_attach(client: JobSubmissionClient, submission_id: str, entrypoint
         return False
     log.info("submitted Ray job %s", submission_id)
     return True
+
+
+def submission_id(run_id: str, attempt_key: str = "") -> str:
+    """A Ray submission id derived from the orchestrator's run, so a retry re-attaches."""
+    digest = hashlib.sha256(f"{run_id}|{attempt_key}".encode()).hexdigest()[:12]
+    safe = re.sub(r"[^a-zA-Z0-9_-]", "-", run_id)[:40]
+    return f"rm-pipeline-{safe}-{digest}"
+
+
+def live_submission_id(client: JobSubmissionClient, base_id: str, attempts: int = 50) -> str:
+    """The first attempt id of `base_id` that is unused or still running or succeeded.
+
+    A retry after the orchestrator lost track of a running job re-attaches to it; a retry
+    after the job failed or was stopped starts the next attempt (a training job resumes
+    from its last checkpoint).
+    """
+    for attempt in range(attempts):
+        candidate = f"{base_id}-{attempt}"
+        try:
+            status = client.get_job_status(candidate)
+        except RuntimeError:
+            return candidate
+        if status not in {JobStatus.FAILED, JobStatus.STOPPED}:
+            return candidate
+    raise RuntimeError(f"{attempts} failed attempts of Ray job {base_id}; giving up")
 
 
 def _log_attach(submission_id: str, status: JobStatus, old: str | None, new: str) -> None:

@@ -70,7 +70,7 @@ class JudgeEvaluation(BaseModel):
 # --- inputs ------------------------------------------------------------------------
 
 
-def _check_model_dir(model_dir: Path) -> None:
+def check_model_dir(model_dir: Path) -> None:
     """Fail before loading anything: transformers' own errors do not say what is missing."""
     if not model_dir.is_dir():
         raise EvaluationError(f"model folder {model_dir} does not exist")
@@ -93,6 +93,11 @@ def _open(model_dir: Path, settings: EvaluationSettings) -> JudgeBackend:
             "cannot be rendered as in training"
         )
     return backend
+
+
+def check_val_file(val_parquet: Path, limit: int | None) -> None:
+    """Fail before any job starts on a validation file evaluation could not use."""
+    _read_rows(val_parquet, limit)
 
 
 def _read_rows(val_parquet: Path, limit: int | None) -> list[dict[str, Any]]:
@@ -236,7 +241,7 @@ def evaluate_model(
     """
     model_dir, val_parquet = Path(model_dir), Path(val_parquet)
     started = time.perf_counter()
-    _check_model_dir(model_dir)
+    check_model_dir(model_dir)
     rows = _read_rows(val_parquet, settings.limit)
     true = [label for i, row in enumerate(rows) for label in _labels(row, i, template, val_parquet)]
     unique_ids = [unit for i, row in enumerate(rows)

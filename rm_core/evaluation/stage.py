@@ -27,7 +27,7 @@ from rm_core.evaluation.checkpoints import CheckpointError, checkpoint_steps, me
 from rm_core.evaluation.registry import METRICS
 from rm_core.evaluation.runner import JudgeEvaluation, evaluate_model
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.judge.templates import PointwiseTemplate
+from rm_core.judge.templates import Template
 from rm_core.training.run import model_fingerprint
 
 EVALUATION_FILE = "evaluation.json"
@@ -68,11 +68,16 @@ def merge_key(step_dir: Path) -> str:
     return stage_key("merge", actor=model_fingerprint(step_dir / "actor"))
 
 
-def merged_model(step_dir: Path, root: Path) -> Path:
-    """The step's Hugging Face folder under `<root>/merge/`, merged only once."""
+def merged_dir(step_dir: Path, root: Path) -> Path:
+    """Where the step's Hugging Face folder is (or will be) under `<root>/merge/`."""
     if not (step_dir / "actor").is_dir():
         raise CheckpointError(f"{step_dir} has no actor/ folder: not a verl checkpoint step")
-    return merge(step_dir, stage_dir(root, "merge", merge_key(step_dir)))
+    return stage_dir(root, "merge", merge_key(step_dir))
+
+
+def merged_model(step_dir: Path, root: Path) -> Path:
+    """The step's Hugging Face folder under `<root>/merge/`, merged only once."""
+    return merge(step_dir, merged_dir(step_dir, root))
 
 
 def file_fingerprint(path: Path) -> str:
@@ -84,7 +89,7 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def evaluation_key(model_dir: Path, val_path: Path, template: PointwiseTemplate,
+def evaluation_key(model_dir: Path, val_path: Path, template: Template,
                    settings: EvaluationSettings, max_new_tokens: int) -> str:
     """Changes with the model's files, the rows, the template and what shapes generation."""
     judged = settings.model_dump(mode="json", exclude={"registry_dir", "metric"})
@@ -98,20 +103,37 @@ def evaluate_cached(
     step: int | None,
     model_dir: Path,
     val_path: Path,
-    template: PointwiseTemplate,
+    template: Template,
     settings: EvaluationSettings,
     max_new_tokens: int,
     root: Path,
 ) -> EvaluatedModel:
     """Judge `model_dir` on `val_path`, or read the judgement a previous run stored."""
-    out = stage_dir(root, "eval",
-                    evaluation_key(model_dir, val_path, template, settings, max_new_tokens))
+    out = evaluation_dir(model_dir, val_path, template, settings, max_new_tokens, root)
     if not is_complete(out):
-        evaluation = evaluate_model(model_dir, val_path, template, settings, max_new_tokens)
-        with atomic_dir(out) as building:
-            (building / EVALUATION_FILE).write_text(evaluation.model_dump_json(),
-                                                    encoding="utf-8")
-            finish(building, {"model": str(model_dir)})
+        judge_into(model_dir, val_path, template, settings, max_new_tokens, out)
+    return read_evaluated(label, kind, step, model_dir, out)
+
+
+def evaluation_dir(model_dir: Path, val_path: Path, template: Template,
+                   settings: EvaluationSettings, max_new_tokens: int, root: Path) -> Path:
+    """Where the judgement of these inputs is stored under the artifacts root."""
+    return stage_dir(root, "eval",
+                     evaluation_key(model_dir, val_path, template, settings, max_new_tokens))
+
+
+def judge_into(model_dir: Path, val_path: Path, template: Template,
+               settings: EvaluationSettings, max_new_tokens: int, out: Path) -> None:
+    """Judge the rows with the model (this loads it) and store the result in `out`."""
+    evaluation = evaluate_model(model_dir, val_path, template, settings, max_new_tokens)
+    with atomic_dir(out) as building:
+        (building / EVALUATION_FILE).write_text(evaluation.model_dump_json(), encoding="utf-8")
+        finish(building, {"model": str(model_dir)})
+
+
+def read_evaluated(label: str, kind: Kind, step: int | None, model_dir: Path,
+                   out: Path) -> EvaluatedModel:
+    """A stored judgement, as one model of a report (reads a small JSON file)."""
     evaluation = JudgeEvaluation.model_validate_json(
         (out / EVALUATION_FILE).read_text(encoding="utf-8"))
     return EvaluatedModel(label=label, kind=kind, step=step, model_dir=model_dir,

@@ -7,8 +7,6 @@ Secrets enter only through `runtime_env.env_vars`, never the entrypoint or metad
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,29 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from rm_core.cluster.jobs import submission_id
+from rm_core.cluster.stage_jobs import CODE_EXCLUDES
 from rm_core.config import REPO_ROOT
 from rm_core.training.spec import RunPaths, TrainSpec, job_env, verl_overrides
 from rm_core.training.worker_setup import CPU_PATCHES_VAR
 
 REWARD_FILE = Path("rm_core/judge/rewards.py")
 WORKER_SETUP_HOOK = "rm_core.training.worker_setup.setup"
-CODE_EXCLUDES = [
-    ".git",
-    ".venv",
-    "artifacts",
-    "wandb",
-    "benchmarks",
-    "tests",
-    "data",
-    "*.parquet",
-    "*.safetensors",
-    "*.gguf",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "*.egg-info",
-]
 
 
 class TrainingJob(BaseModel):
@@ -49,13 +32,6 @@ class TrainingJob(BaseModel):
     entrypoint: str
     runtime_env: dict[str, Any]
     metadata: dict[str, str]
-
-
-def submission_id(run_id: str, attempt_key: str = "") -> str:
-    """A Ray submission id derived from the orchestrator's run, so a retry re-attaches."""
-    digest = hashlib.sha256(f"{run_id}|{attempt_key}".encode()).hexdigest()[:12]
-    safe = re.sub(r"[^a-zA-Z0-9_-]", "-", run_id)[:40]
-    return f"rm-pipeline-{safe}-{digest}"
 
 
 def training_job(

@@ -11,20 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from rm_core.artifacts import finish, is_complete, read_result, stage_dir, stage_key
 from rm_core.cluster.job_log import follow
-from rm_core.cluster.jobs import raise_for_status, submit_or_attach
+from rm_core.cluster.jobs import live_submission_id, raise_for_status, submit_or_attach
 from rm_core.config import DataConfig
 from rm_core.data.verl_stage import VerlResult
 from rm_core.training.job import REWARD_FILE, submission_id, training_job
 from rm_core.training.monitor import TrainingMonitor
 from rm_core.training.spec import RunPaths, TrainSpec
 
-RETRYABLE = {JobStatus.FAILED, JobStatus.STOPPED}
 ACTIVE = {JobStatus.PENDING, JobStatus.RUNNING}
 
 
@@ -38,6 +38,7 @@ class TrainResult(BaseModel):
     total_steps: int
     metrics: list[dict[str, float | int | None]]
     zero_signal_steps: list[int]
+    ray_node_id: str | None = None  # where the job's driver ran (from the job API)
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -104,24 +105,6 @@ def active_stage_job(client: JobSubmissionClient, stage: str) -> str | None:
     return None
 
 
-def live_submission_id(client: JobSubmissionClient, base_id: str, attempts: int = 50) -> str:
-    """The first attempt id of `base_id` that is unused or still running or succeeded.
-
-    A retry after the orchestrator lost track of a running job re-attaches to it; a retry
-    after the job failed or was stopped starts the next attempt, which resumes from the
-    last checkpoint.
-    """
-    for attempt in range(attempts):
-        candidate = f"{base_id}-{attempt}"
-        try:
-            status = client.get_job_status(candidate)
-        except RuntimeError:
-            return candidate
-        if status not in RETRYABLE:
-            return candidate
-    raise RuntimeError(f"{attempts} failed attempts of Ray job {base_id}; giving up")
-
-
 def train(
     spec: TrainSpec,
     paths: RunPaths,
@@ -132,15 +115,20 @@ def train(
     on_lines: Callable[[list[str]], None],
     secrets: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
+    placement: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Run (or re-attach to) the GRPO job of `spec` and wait for it; raise if it fails."""
+    """Run (or re-attach to) the GRPO job of `spec` and wait for it; raise if it fails.
+
+    `placement` (the job API's entrypoint resources) puts the driver on a node that
+    has them; verl's own workers ask for their CPUs or GPUs themselves."""
     if is_complete(out):
         return TrainResult.model_validate(read_result(out))
     out.mkdir(parents=True, exist_ok=True)
     job = training_job(spec, paths, run_id, secrets)
     job_id = active_stage_job(client, out.name) or live_submission_id(
         client, submission_id(run_id, out.name))
-    submit_or_attach(client, job_id, job.entrypoint, job.runtime_env, job.metadata)
+    submit_or_attach(client, job_id, job.entrypoint, job.runtime_env, job.metadata,
+                     placement)
 
     def consume(lines: list[str]) -> None:
         monitor.feed(lines)
@@ -156,6 +144,7 @@ def train(
         total_steps=monitor.total_steps,
         metrics=monitor.table(),
         zero_signal_steps=monitor.zero_signal_steps,
+        ray_node_id=client.get_job_info(job_id).driver_node_id,
     )
     finish(out, result.model_dump(mode="json"))
     return result

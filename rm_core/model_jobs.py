@@ -1,0 +1,122 @@
+"""Every stage that loads a model, as a Ray job: what the orchestrator submits and the
+function the cluster runs for it.
+
+The orchestrator builds a `StageJob` (`*_job` functions below) and follows it; the
+cluster calls the matching `run_*` function through `rm_core.cluster.stage_main`, where
+the model lives. Arguments and results are JSON; model libraries are imported on the
+cluster only, inside the `run_*` functions, so the orchestrator never loads a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rm_core.cluster.resources import JobResources
+from rm_core.cluster.stage_jobs import StageJob
+from rm_core.config import DataConfig
+from rm_core.embedded_models import model_folder
+from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.training.spec import TrainSpec
+
+MODULE = __name__
+# Enough sampled judgements to see whether GRPO will get any signal, in about a minute
+# for SmolLM2 on two cores: the answer sits within the first tokens.
+SIGNAL_PROMPTS = 8
+SIGNAL_MAX_NEW_TOKENS = 24
+
+
+# --- prepare-model ---------------------------------------------------------------------
+
+
+def prepare_model_job(name: str, root: Path, resources: JobResources) -> StageJob | None:
+    """The job that builds embedded model `name` under `root`; None for a folder or hub
+    id, which the cluster loads as given."""
+    folder = model_folder(name, root)
+    if folder is None:
+        return None
+    return StageJob(stage="prepare-model", function=f"{MODULE}:run_prepare_model",
+                    args={"name": name, "root": str(root)},
+                    work_dir=Path(root) / "models" / f".{name}-job", resources=resources)
+
+
+def run_prepare_model(name: str, root: str) -> dict[str, Any]:
+    from rm_core.embedded_models import prepare
+
+    return {"folder": str(prepare(name, Path(root)))}
+
+
+# --- check-learning-signal -------------------------------------------------------------
+
+
+def learning_signal_job(model: str, val_path: Path, data: DataConfig, spec: TrainSpec,
+                        work_dir: Path, resources: JobResources) -> StageJob:
+    """The job that samples the base model's judgements of a few val prompts."""
+    return StageJob(
+        stage="learning-signal", function=f"{MODULE}:run_learning_signal",
+        args={"model": model, "val_path": str(val_path), "data": data.model_dump(mode="json"),
+              "samples": spec.grpo.rollout_n, "temperature": spec.grpo.temperature,
+              "max_new_tokens": min(spec.grpo.max_response_length, SIGNAL_MAX_NEW_TOKENS),
+              "thinking": spec.thinking},
+        work_dir=work_dir, resources=resources,
+    )
+
+
+def run_learning_signal(model: str, val_path: str, data: dict[str, Any], samples: int,
+                        temperature: float, max_new_tokens: int, thinking: bool
+                        ) -> dict[str, Any]:
+    from rm_core.data.verl_stage import template_for
+    from rm_core.judge.generation import parse_rate
+
+    template = template_for(DataConfig.model_validate(data))
+    rate = parse_rate(model, Path(val_path), template, limit=SIGNAL_PROMPTS, samples=samples,
+                      max_new_tokens=max_new_tokens, temperature=temperature,
+                      thinking=thinking)
+    return rate.model_dump(mode="json")
+
+
+# --- merge-checkpoints -----------------------------------------------------------------
+
+
+def merge_job(step_dirs: list[Path], root: Path, work_dir: Path,
+              resources: JobResources) -> StageJob:
+    """One job that merges every given `global_step_N` into its `merge/<key>` folder."""
+    return StageJob(stage="merge", function=f"{MODULE}:run_merge",
+                    args={"step_dirs": [str(step) for step in step_dirs], "root": str(root)},
+                    work_dir=work_dir, resources=resources)
+
+
+def run_merge(step_dirs: list[str], root: str) -> dict[str, Any]:
+    from rm_core.evaluation.stage import merged_model
+
+    return {"merged": {step: str(merged_model(Path(step), Path(root))) for step in step_dirs}}
+
+
+# --- judge-models ----------------------------------------------------------------------
+
+
+def judge_job(models: list[tuple[Path, Path]], val_path: Path, data: DataConfig,
+              settings: EvaluationSettings, max_new_tokens: int, work_dir: Path,
+              resources: JobResources) -> StageJob:
+    """One job that judges the val rows with every (model folder, eval output dir) pair."""
+    return StageJob(
+        stage="judge", function=f"{MODULE}:run_judge",
+        args={"models": [[str(model), str(out)] for model, out in models],
+              "val_path": str(val_path), "data": data.model_dump(mode="json"),
+              "settings": settings.model_dump(mode="json"), "max_new_tokens": max_new_tokens},
+        work_dir=work_dir, resources=resources,
+    )
+
+
+def run_judge(models: list[list[str]], val_path: str, data: dict[str, Any],
+              settings: dict[str, Any], max_new_tokens: int) -> dict[str, Any]:
+    from rm_core.data.verl_stage import template_for
+    from rm_core.evaluation.stage import judge_into
+
+    template = template_for(DataConfig.model_validate(data))
+    judged_settings = EvaluationSettings.model_validate(settings)
+    for model, out in models:
+        print(f"judging {val_path} with {model}", flush=True)
+        judge_into(Path(model), Path(val_path), template, judged_settings, max_new_tokens,
+                   Path(out))
+    return {"judged": [out for _, out in models]}
