@@ -27,6 +27,7 @@ REPORTS = ("evaluation/report.py", "evaluation/plots.py", "data/reports.py")
 # Imported by stage code without shaping any stage output: keys and atomic writes, error
 # classes, the config models (their values are key inputs), Ray transport, log parsing.
 SHAPES_NO_OUTPUT = {"artifacts.py", "errors.py", "config.py", "cluster/jobs.py",
+                    "cluster/job_log.py", "cluster/stage_jobs.py", "cluster/resources.py",
                     "training/monitor.py"}
 # Stages whose key is in this stage's key (or whose output files it fingerprints), so
 # their code needs no second listing.
@@ -38,6 +39,7 @@ UPSTREAM = {
     "merge": ("train", "verl", "split", "ingest"),
     "eval": ("merge", "train", "verl", "split", "ingest"),
     "promote": ("eval", "merge", "train", "verl", "split", "ingest"),
+    "learning-signal": ("verl", "split", "ingest"),
 }
 # Imported for something other than the stage's output, per stage.
 NOT_OUTPUT_OF = {

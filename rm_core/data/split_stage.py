@@ -14,7 +14,7 @@ from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stag
 from rm_core.config import DataConfig
 from rm_core.data import split as splitting
 from rm_core.data.ingest_stage import IngestResult
-from rm_core.data.stage_io import READ_BUFFER, Progress, quiet
+from rm_core.data.stage_io import READ_BUFFER, Progress, TrainValFiles, quiet
 
 MEMBERS_SCHEMA = pa.schema([("sample_index", pa.int64()), ("unique_id", pa.string())])
 
@@ -31,25 +31,15 @@ class SplitReport(BaseModel):
     counts: dict[str, dict[str, int]]
 
 
-class SplitResult(BaseModel):
+class SplitResult(TrainValFiles):
     """Which samples of `samples` are in train and which in val.
 
     `train.parquet` and `val.parquet` list a split's samples as `sample_index` (row of
     `samples`) and `unique_id`; the samples themselves are read once, by `to_verl`.
     """
 
-    key: str
-    dir: Path
     samples: Path
     report: SplitReport
-
-    @property
-    def train_path(self) -> Path:
-        return self.dir / "train.parquet"
-
-    @property
-    def val_path(self) -> Path:
-        return self.dir / "val.parquet"
 
 
 def split_key(ingested: IngestResult, config: DataConfig) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 Progress = Callable[[str], None]
 # Buffered reads keep memory bounded by the batch, not by a file's row-group size.
@@ -78,3 +79,18 @@ class RowGroupWriter:
             self._io.shutdown(wait=True)
             if self._writer is not None:
                 self._writer.close()
+
+
+class TrainValFiles(BaseModel):
+    """A stage output holding `train.parquet` and `val.parquet` in its directory."""
+
+    key: str
+    dir: Path
+
+    @property
+    def train_path(self) -> Path:
+        return self.dir / "train.parquet"
+
+    @property
+    def val_path(self) -> Path:
+        return self.dir / "val.parquet"

@@ -9,7 +9,6 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
 
 from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
 from rm_core.config import DataConfig
@@ -17,7 +16,7 @@ from rm_core.data import split as splitting
 from rm_core.data.convert import get_converter
 from rm_core.data.convert.arrow_text import SLICE_ROWS
 from rm_core.data.split_stage import SplitResult
-from rm_core.data.stage_io import READ_BUFFER, Progress, RowGroupWriter, quiet
+from rm_core.data.stage_io import READ_BUFFER, Progress, RowGroupWriter, TrainValFiles, quiet
 from rm_core.data.verl_rows import verl_rows
 from rm_core.judge.templates import (
     MultiAttributeTemplate,
@@ -31,21 +30,11 @@ VERL_INPUTS = ["unique_id", "input", "output.list.element.content", "output.list
                "source", "task_category"]
 
 
-class VerlResult(BaseModel):
+class VerlResult(TrainValFiles):
     """Train and val parquet files in verl's RL dataset schema."""
 
-    key: str
-    dir: Path
     train_rows: int
     val_rows: int
-
-    @property
-    def train_path(self) -> Path:
-        return self.dir / "train.parquet"
-
-    @property
-    def val_path(self) -> Path:
-        return self.dir / "val.parquet"
 
 
 def verl_key(split: SplitResult, config: DataConfig) -> str:
