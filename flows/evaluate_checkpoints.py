@@ -92,7 +92,7 @@ def evaluate_checkpoints(
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
     config = config or _config(config_path, artifacts_dir)
     root, training, metric = config.artifacts_dir, config.training, _metric(config, config_path)
-    val = Path(val_path) if val_path else prepare_data(config_path, str(root)).val_path
+    val = Path(val_path) if val_path else prepare_data(config_path, str(root), config).val_path
     run = Path(run_dir) if run_dir else None
     steps = stage.run_checkpoints(run) if run else {}
     registry, resources = registry_dir(config), config.ray.model_jobs

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import State
@@ -35,16 +36,23 @@ class JudgeTrainResult(BaseModel):
     skipped: str | None = None
 
 
-def overrides(max_steps: int | None, model_path: str | None, profile: str | None,
-              ray_address: str | None) -> dict[str, Any]:
-    """The config keys the flow's parameters change."""
-    chosen = {
+def run_overrides(max_steps: int | None, model_path: str | None, profile: str | None,
+                  ray_address: str | None, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The config keys a run changes: its named parameters and its generic `overrides`
+    (dotted keys -> values). One key given both ways with different values is an error."""
+    named = {
         "training.grpo.total_training_steps": max_steps,
         "training.model_path": model_path,
         "training.profile": profile,
         "ray.address": ray_address,
     }
-    return {key: value for key, value in chosen.items() if value is not None}
+    named = {key: value for key, value in named.items() if value is not None}
+    given = dict(overrides or {})
+    clashes = sorted(key for key in named.keys() & given.keys() if named[key] != given[key])
+    if clashes:
+        raise ConfigError(f"{', '.join(clashes)} set twice with different values: by a flow "
+                          "parameter and in `overrides`")
+    return {**given, **named}
 
 
 def load_run_config(
@@ -55,10 +63,13 @@ def load_run_config(
     profile: str | None = None,
     ray_address: str | None = None,
     artifacts_dir: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
-    """The experiment config a run with these parameters uses, checked for this flow."""
+    """The one resolved config of a run with these parameters, checked for this flow: every
+    stage (data, training, evaluation, the registry's record) gets this object."""
     path = resolve_config(config_path)
-    config = load_experiment(path, overrides(max_steps, model_path, profile, ray_address))
+    config = load_experiment(path, run_overrides(max_steps, model_path, profile, ray_address,
+                                                 overrides))
     if config.training is None:
         raise ConfigError(f"{path} has no `training` section")
     actual = judge_kind(config.data)
@@ -68,6 +79,17 @@ def load_run_config(
     if artifacts_dir:
         config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
     return config
+
+
+def config_setting(text: str) -> tuple[str, Any]:
+    """`--set KEY=VALUE`: a dotted config key and its value read as YAML (6, false, a name)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"wants KEY=VALUE, got {text!r}")
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"the value of {key} is not YAML: {exc}") from exc
 
 
 def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> None:
@@ -87,13 +109,19 @@ def run_cli(train: Flow[..., JudgeTrainResult], default_config: str, description
     parser.add_argument("--profile", choices=["cpu", "gpu"])
     parser.add_argument("--ray-address")
     parser.add_argument("--artifacts-dir")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        type=config_setting, metavar="KEY=VALUE",
+                        help="set any config key for this run, e.g. --set evaluation.limit=6 "
+                        "(dotted key; the value is read as YAML); repeatable")
     parser.add_argument("--force", action="store_true",
                         help="train even when nothing changed since this judge was last "
                         "trained and decided on")
     args = parser.parse_args(argv)
     try:
-        result = train(args.config, args.max_steps, args.model, args.profile,
-                       args.ray_address, args.artifacts_dir, args.force)
+        result = train(args.config, max_steps=args.max_steps, model_path=args.model,
+                       profile=args.profile, ray_address=args.ray_address,
+                       artifacts_dir=args.artifacts_dir, overrides=dict(args.overrides) or None,
+                       force=args.force)
     except RmPipelineError as exc:
         print(f"{train.name} failed: {exc}", file=sys.stderr)
         return 1

@@ -2,12 +2,13 @@
 (`<preference>A</preference>`), evaluated for accuracy, position bias and conflicts.
 
 Run it with `python -m flows.pairwise_train [CONFIG] [--max-steps N] [--model PATH]
-[--profile cpu|gpu] [--ray-address URL] [--artifacts-dir DIR] [--force]`.
+[--profile cpu|gpu] [--ray-address URL] [--artifacts-dir DIR] [--set KEY=VALUE ...] [--force]`.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from prefect import flow
 
@@ -42,14 +43,18 @@ def pairwise_train(
     profile: str | None = None,
     ray_address: str | None = None,
     artifacts_dir: str | None = None,
+    overrides: dict[str, Any] | None = None,
     force: bool = False,
 ) -> JudgeTrainResult:
     """run config -> verl data -> base model -> skip if unchanged -> learning signal ->
-    GRPO on Ray -> evaluate the checkpoints and decide on promotion."""
+    GRPO on Ray -> evaluate the checkpoints and decide on promotion.
+
+    `overrides` sets any config key (`{"evaluation.limit": 6}`); every stage gets the
+    one config this resolves to."""
     config = load_run_config(config_path, "pairwise", max_steps, model_path, profile,
-                             ray_address, artifacts_dir)
+                             ray_address, artifacts_dir, overrides)
     root, spec, resources = config.artifacts_dir, config.training, config.ray.model_jobs
-    verl = prepare_data(config_path, str(root))
+    verl = prepare_data(config_path, str(root), config)
     with ray_target(config.ray) as cluster:
         model = prepare_model(spec.model_path, root, cluster, resources)
         skipped = check_for_changes(registry_dir(config), train_key(verl, spec, model),

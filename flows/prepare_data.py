@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from rm_core.config import REPO_ROOT, load_experiment
+from rm_core.config import REPO_ROOT, ExperimentConfig, load_experiment
 from rm_core.data.stage import VerlResult
 from rm_core.errors import RmPipelineError
 from tasks.data import build_verl_rows, fetch_source, ingest_rows, split_samples
@@ -28,9 +28,13 @@ def resolve_config(config_path: str) -> Path:
 
 
 @flow(name="prepare-data", log_prints=True)
-def prepare_data(config_path: str = DEFAULT_CONFIG, artifacts_dir: str | None = None) -> VerlResult:
-    """Turn the experiment's source into verl train/val parquet, every stage cached."""
-    config = load_experiment(resolve_config(config_path))
+def prepare_data(config_path: str = DEFAULT_CONFIG, artifacts_dir: str | None = None,
+                 config: ExperimentConfig | None = None) -> VerlResult:
+    """Turn the experiment's source into verl train/val parquet, every stage cached.
+
+    A training flow passes its resolved `config` (overrides applied); run alone, the flow
+    reads `config_path`."""
+    config = config or load_experiment(resolve_config(config_path))
     root = Path(artifacts_dir).resolve() if artifacts_dir else config.artifacts_dir
     fetched = fetch_source(config.data.source, root)
     ingested = ingest_rows(fetched, config.data, root)

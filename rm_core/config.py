@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -164,7 +164,8 @@ class ExperimentConfig(Strict):
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Parse an experiment YAML; `overrides` are dotted keys (`data.split.seed`) -> value."""
+    """Parse an experiment YAML; `overrides` are dotted keys (`data.split.seed`) -> value,
+    each checked to name a setting before it is applied."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"experiment config not found: {path}")
@@ -175,7 +176,8 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     for dotted, value in (overrides or {}).items():
-        _set_dotted(raw, dotted, value)
+        check_key(dotted)
+        _set_dotted(raw, dotted, value, path)
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
@@ -183,11 +185,40 @@ def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -
     return _resolve_paths(config, path.resolve().parent)
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def check_key(dotted: str) -> None:
+    """Raise ConfigError unless `dotted` names a setting of an experiment config: a typo in
+    an override would otherwise surface as a validation error about the whole file."""
+    section: type[BaseModel] = ExperimentConfig
+    parts = dotted.split(".")
+    for depth, part in enumerate(parts):
+        field = section.model_fields.get(part)
+        if field is None:
+            where = ".".join(parts[:depth]) or "the experiment config"
+            raise ConfigError(f"unknown config key {dotted!r}: {where} has no setting "
+                              f"{part!r} (it has: {', '.join(section.model_fields)})")
+        kinds = (field.annotation, *get_args(field.annotation))
+        if any(get_origin(kind) is dict for kind in kinds):
+            return  # a free-form mapping (source columns, weights, resources): any key
+        inner = next((kind for kind in kinds
+                      if isinstance(kind, type) and issubclass(kind, BaseModel)), None)
+        if inner is None:
+            if depth < len(parts) - 1:
+                raise ConfigError(f"unknown config key {dotted!r}: "
+                                  f"{'.'.join(parts[:depth + 1])} is a value, not a section")
+            return
+        section = inner
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, path: Path) -> None:
     node = raw
     *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
+    for depth, key in enumerate(parents):
+        if node.get(key) is None:  # absent, or an empty section in the YAML
+            node[key] = {}
+        node = node[key]
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot apply override {dotted!r}: "
+                              f"{'.'.join(parents[:depth + 1])} in {path} is not a section")
     node[leaf] = value
 
 
