@@ -1,5 +1,5 @@
 """Shared fixtures: HelpSteer2-style rows written as jsonl/json/parquet files into tmp_path,
-the Prefect test harness, and a real local stack."""
+the Prefect test harness, a real two-node Ray cluster, and a real local stack."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ray_nodes import TwoNodes, is_alive, two_node_cluster
 
 from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.config import (
@@ -131,6 +133,27 @@ def cluster() -> Iterator[LocalRayCluster]:
     """A private local Ray head for the module's real training jobs."""
     with LocalRayCluster(num_cpus=2) as head:
         yield head
+
+
+# CPUs of the joined node: a verl run takes two (its TaskRunner and one FSDP worker bundle).
+TWO_NODE_CPUS = 2
+
+
+@pytest.fixture(scope="session")
+def two_nodes() -> Iterator[TwoNodes]:
+    """A CPU-less head plus a joined `model_node` with `TWO_NODE_CPUS` CPUs, shared by the
+    session (~15 s to start); teardown checks that no process of either node survived."""
+    with pytest.MonkeyPatch.context() as mp:
+        # Would redirect every JobSubmissionClient to some other cluster.
+        mp.delenv("RAY_ADDRESS", raising=False)
+        mp.delenv("RAY_API_SERVER_ADDRESS", raising=False)
+        seen: list[psutil.Process] = []
+        with two_node_cluster(worker_cpus=TWO_NODE_CPUS, resources={"model_node": 1}) as nodes:
+            yield nodes
+            seen = nodes.node.processes() + list(nodes.head.processes())
+        assert seen, "the cluster had no processes?"
+        left = [p.pid for p in seen if is_alive(p)]
+        assert not left, f"cluster processes survived teardown: {left}"
 
 
 @pytest.fixture(scope="module")

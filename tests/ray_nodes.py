@@ -17,6 +17,9 @@ What one machine changes (Ray 2.60, measured here):
   "Runtime env is setting up." line. A job driver that calls `ray.init()` on the joined
   node is likewise attached to the head's raylet here (not on a real cluster); its tasks
   and actors still run wherever their resources are.
+* Sharing the temp dir, both nodes' log monitors tail the same session `logs/` dir, so a
+  driver hears every line of its tasks and actors twice (a verl job's monitor counts
+  each step twice); a job's own output, which Ray's job log holds, is not doubled.
 """
 
 from __future__ import annotations

@@ -145,6 +145,18 @@ class LocalRayCluster:
         return self._temp_dir
 
     @property
+    def ports(self) -> dict[str, int]:
+        """The ports the head binds, by `ray start` option name."""
+        return dict(self._ports)
+
+    @property
+    def worker_ports(self) -> tuple[int, int]:
+        """First and last port of the head's workers (another node must avoid them)."""
+        if self._worker_ports is None:
+            raise RuntimeError("cluster not started")
+        return self._worker_ports
+
+    @property
     def dashboard_port(self) -> int:
         return self._ports["dashboard-port"]
 
