@@ -37,7 +37,7 @@ def prepare_model_job(name: str, root: Path, resources: JobResources) -> StageJo
         return None
     return StageJob(stage="prepare-model", function=f"{MODULE}:run_prepare_model",
                     args={"name": name, "root": str(root)},
-                    work_dir=Path(root) / "models" / f".{name}-job", resources=resources)
+                    work_dir=Path(root) / "jobs" / "prepare-model" / name, resources=resources)
 
 
 def run_prepare_model(name: str, root: str) -> dict[str, Any]:
