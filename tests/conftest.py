@@ -16,9 +16,10 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ray_nodes import TwoNodes, is_alive, two_node_cluster
+from ray_nodes import TwoNodes, two_node_cluster
 
 from rm_core.cluster.local_head import LocalRayCluster
+from rm_core.cluster.processes import alive
 from rm_core.config import (
     HELPSTEER2_ATTRIBUTES,
     REPO_ROOT,
@@ -152,7 +153,7 @@ def two_nodes() -> Iterator[TwoNodes]:
             yield nodes
             seen = nodes.node.processes() + list(nodes.head.processes())
         assert seen, "the cluster had no processes?"
-        left = [p.pid for p in seen if is_alive(p)]
+        left = [p.pid for p in seen if alive(p)]
         assert not left, f"cluster processes survived teardown: {left}"
 
 

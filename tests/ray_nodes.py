@@ -27,9 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -42,49 +40,14 @@ from typing import Any
 import psutil
 
 from rm_core.cluster.local_head import LocalRayCluster
+from rm_core.cluster.ports import PORT_OPTIONS, free_port_range, free_ports
+from rm_core.cluster.processes import alive
 
-# Ports a non-head node binds, by `ray start` option name (`--port` etc. are head-only).
-NODE_PORT_OPTIONS = (
-    "node-manager-port",
-    "object-manager-port",
-    "dashboard-agent-listen-port",
-    "dashboard-agent-grpc-port",
-    "metrics-export-port",
-    "runtime-env-agent-port",
-)
+# Ports a non-head node binds, by `ray start` option name (the others are head-only).
+NODE_PORT_OPTIONS = tuple(option for option in PORT_OPTIONS if option not in
+                          ("port", "dashboard-port", "ray-client-server-port"))
 # Would point Ray at some other cluster, or override the token file.
 _FOREIGN_VARS = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_ports(count: int, avoid: set[int]) -> list[int]:
-    """Distinct ports free right now on all interfaces, none of them in `avoid`."""
-    ports: set[int] = set()
-    while len(ports) < count:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("", 0))
-            port = sock.getsockname()[1]
-        if port not in avoid:
-            ports.add(port)
-    return sorted(ports)
-
-
-def _free_range(size: int, avoid: set[int], low: int = 12000, high: int = 32000) -> int:
-    """First of `size` consecutive free ports below the kernel's ephemeral range."""
-    for _ in range(200):
-        base = random.randrange(low, high - size)
-        span = range(base, base + size)
-        if not avoid.intersection(span) and all(_bindable(p) for p in span):
-            return base
-    raise RuntimeError(f"no {size} consecutive free ports between {low} and {high}")
 
 
 def _head_ports(head: LocalRayCluster) -> set[int]:
@@ -109,14 +72,6 @@ def list_nodes(head: LocalRayCluster) -> list[dict[str, Any]]:
 
 def alive_nodes(head: LocalRayCluster) -> list[dict[str, Any]]:
     return [node for node in list_nodes(head) if node["state"] == "ALIVE"]
-
-
-def is_alive(proc: psutil.Process) -> bool:
-    """Still running and not a zombie (psutil tells a reused PID apart)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @dataclass(eq=False)
@@ -158,8 +113,8 @@ class JoinedNode:
             raise RuntimeError("node already started")
         avoid = _head_ports(self.head)
         self.ports = dict(zip(NODE_PORT_OPTIONS,
-                              _free_ports(len(NODE_PORT_OPTIONS), avoid), strict=True))
-        base = _free_range(self.worker_port_count, avoid | set(self.ports.values()))
+                              free_ports(len(NODE_PORT_OPTIONS), avoid), strict=True))
+        base = free_port_range(self.worker_port_count, avoid | set(self.ports.values()))
         self.worker_ports = (base, base + self.worker_port_count - 1)
         self.command = [
             sys.executable, "-m", "ray.scripts.scripts", "start", "--block",
@@ -250,7 +205,7 @@ class JoinedNode:
             # (psutil refuses to signal a reused PID).
             for proc in self.processes():
                 procs.setdefault(proc.pid, proc)
-            alive = [p for p in procs.values() if is_alive(p)]
+            alive = [p for p in procs.values() if alive(p)]
             for proc in alive:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     kill(proc)

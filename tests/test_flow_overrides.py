@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_training import TINY_TRAINING
 
 from deployments.run import parameters
 from flows.judge_training import config_setting, run_overrides
@@ -20,17 +21,7 @@ from rm_core.errors import ConfigError
 from rm_core.evaluation.registry import load_champion
 
 # Not this run's model and steps: the run's flow parameters replace them.
-YAML_TRAINING = {
-    "profile": "cpu",
-    "model_path": "no-such-model",
-    "grpo": {"rollout_n": 2, "train_batch_size": 4, "ppo_mini_batch_size": 4,
-             "micro_batch_size_per_gpu": 4, "max_prompt_length": 2048,
-             "max_response_length": 16, "total_training_steps": 2},
-    "save_freq": 1,
-    "test_freq": -1,
-    "val_before_train": False,
-    "wandb": {"enabled": False},
-}
+YAML_TRAINING = {**TINY_TRAINING, "model_path": "no-such-model"}
 
 
 def write_config(path: Path) -> Path:

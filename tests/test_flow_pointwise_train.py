@@ -12,23 +12,14 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from tiny_training import TINY_TRAINING
 
 from flows.pointwise_train import main, pointwise_train
 from rm_core.evaluation.registry import load_champion, read_decisions
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-TINY_TRAINING = {
-    "profile": "cpu",
-    "model_path": "tiny-qwen2",
-    "grpo": {"rollout_n": 2, "train_batch_size": 4, "ppo_mini_batch_size": 4,
-             "micro_batch_size_per_gpu": 4, "max_prompt_length": 2048,
-             "max_response_length": 16, "total_training_steps": 2},
-    "save_freq": 1,
-    "test_freq": -1,
-    "val_before_train": False,
-    "wandb": {"enabled": False},
-}
+
 
 
 def write_config(path: Path, training: dict | None) -> Path:

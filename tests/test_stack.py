@@ -32,7 +32,8 @@ from prefect.client.schemas.filters import (
 )
 from prefect.states import Cancelling
 from ray.job_submission import JobSubmissionClient
-from test_flow_pointwise_train import TINY_TRAINING, write_config
+from test_flow_pointwise_train import write_config
+from tiny_training import TINY_TRAINING
 
 from deployments.state import StackSettings, StackState
 from rm_core.cluster.credentials import auth_env

@@ -19,7 +19,8 @@ from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterId,
 )
-from test_flow_pointwise_train import TINY_TRAINING, write_config
+from test_flow_pointwise_train import write_config
+from tiny_training import TINY_TRAINING
 
 from deployments.state import StackSettings
 

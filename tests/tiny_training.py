@@ -19,9 +19,15 @@ TINY_GRPO = {
 }
 
 
+# The `training` section of a flow test's config: the tiny model, 2 steps, no W&B.
+TINY_TRAINING = {"profile": "cpu", "model_path": "tiny-qwen2", "grpo": TINY_GRPO,
+                 "save_freq": 1, "test_freq": -1, "val_before_train": False,
+                 "wandb": {"enabled": False}}
+
+
 def tiny_spec(**changes: object) -> TrainSpec:
-    settings = {"grpo": TINY_GRPO, "save_freq": 1, "test_freq": -1, "val_before_train": False,
-                "wandb": {"enabled": False}}
+    settings = {key: value for key, value in TINY_TRAINING.items()
+                if key not in ("profile", "model_path")}
     return TrainSpec(**{**settings, **changes})
 
 

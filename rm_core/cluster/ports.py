@@ -30,13 +30,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel considers free right now (a race remains: see start())."""
+def free_ports(count: int, avoid: frozenset[int] | set[int] = frozenset()) -> list[int]:
+    """Distinct ports the kernel considers free right now, none in `avoid` (a race
+    remains: see `LocalRayCluster.start`)."""
     ports: set[int] = set()
     while len(ports) < count:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("", 0))
-            ports.add(sock.getsockname()[1])
+            port = sock.getsockname()[1]
+        if port not in avoid:
+            ports.add(port)
     return sorted(ports)
 
 
