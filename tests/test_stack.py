@@ -216,8 +216,9 @@ def test_the_stack_listens_only_where_the_readme_says(stack: StackSettings) -> N
 
 def start_training(stack: StackSettings, config: Path, artifacts: Path
                    ) -> tuple[UUID, JobSubmissionClient, Any]:
-    """A pointwise-train/manual run through the worker, once its Ray job is running:
-    (flow run id, the stack head's job client, the job's details)."""
+    """A pointwise-train/manual run through the worker, once its GRPO job is running (the
+    model stages before it are jobs too): (flow run id, the stack head's job client, the
+    training job's details)."""
     with SyncPrefectClient(stack.api_url) as client:
         deployment = client.read_deployment_by_name("pointwise-train/manual")
         run = client.create_flow_run_from_deployment(
@@ -229,7 +230,8 @@ def start_training(stack: StackSettings, config: Path, artifacts: Path
 
     def running_job() -> Any:
         return next((job for job in ray.list_jobs() if job.status == "RUNNING"
-                     and (job.metadata or {}).get("run_id") == str(run.id)), None)
+                     and (job.metadata or {}).get("run_id") == str(run.id)
+                     and "rm_core.training.launcher" in job.entrypoint), None)
 
     job = wait_for(running_job, timeout_s=600)
     assert job is not None, f"run {run.id} never started its Ray job"
