@@ -205,11 +205,11 @@ class JoinedNode:
             # (psutil refuses to signal a reused PID).
             for proc in self.processes():
                 procs.setdefault(proc.pid, proc)
-            alive = [p for p in procs.values() if alive(p)]
-            for proc in alive:
+            living = [p for p in procs.values() if alive(p)]
+            for proc in living:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     kill(proc)
-            _, survivors = psutil.wait_procs(alive, timeout=5)
+            _, survivors = psutil.wait_procs(living, timeout=5)
             if not survivors:
                 break
         self.proc = None
