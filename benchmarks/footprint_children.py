@@ -49,10 +49,10 @@ def flow_child(config_path: str, model: str | None, max_steps: int | None,
     return 0
 
 
-def run_timings(run_id: Any, root: Path) -> tuple[list[tuple[str, float]],
+def run_timings(run_id: Any, root: Path) -> tuple[list[tuple[str, float, float]],
                                                   dict[str, list[tuple[str, float]]]]:
-    """(name, s) of each task run and subflow of the run in start order (a subflow's task
-    runs indented under it), and the phases of each evaluation job. Waits up to
+    """(name, s, start epoch s) of each task run and subflow of the run in start order (a
+    subflow's task runs indented under it), and the phases of each evaluation job. Waits up to
     TIMINGS_WAIT_S for the evaluation tasks' ends to reach the server."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -83,7 +83,7 @@ def run_timings(run_id: Any, root: Path) -> tuple[list[tuple[str, float]],
             if len(evaluation) == len(EVALUATION_JOBS) or time.monotonic() > deadline:
                 phases = {task: job_phases(client, run, root / "jobs" / EVALUATION_JOBS[task])
                           for task, run in evaluation.items()}
-                return [(name, seconds) for _, name, seconds in sorted(rows)], phases
+                return [(name, seconds, began) for began, name, seconds in sorted(rows)], phases
             time.sleep(1.0)
 
 
@@ -102,8 +102,8 @@ def _timed(run: Any, name: str) -> list[tuple[float, str, float]]:
 
 def job_phases(client: Any, run: Any, jobs_dir: Path) -> list[tuple[str, float]]:
     """Where an evaluation task's time went, from its job's spec and result files (written
-    at submission and at the end of the work) and from its log (the job's own lines reach
-    it through Ray's log tail as they are written)."""
+    at submission and at the end of the work) and from when the driver's first line
+    reached the task's log (through Ray's log tail)."""
     from prefect.client.schemas.filters import LogFilter, LogFilterTaskRunId
     from prefect.client.schemas.sorting import LogSort
 
@@ -118,9 +118,11 @@ def job_phases(client: Any, run: Any, jobs_dir: Path) -> list[tuple[str, float]]
     marks = [
         ("resource check, spec written, job submitted",
          (work_dir / "job_spec.json").stat().st_mtime),
-        ("Ray sets up the job's runtime env", logged("Running entrypoint")),
-        ("driver process starts, imports", logged(f"stage {jobs_dir.name}: ")),
-        ("the work (merging / judging)", (work_dir / "job_result.json").stat().st_mtime),
+        # Ray's runtime env, the driver's start and imports: the job's first log lines
+        # come in one piece, so they cannot be told apart from here.
+        ("runtime env, driver start (until its first line)", logged(f"stage {jobs_dir.name}: ")),
+        ("the work, torch import included (until the result file)",
+         (work_dir / "job_result.json").stat().st_mtime),
         ("end seen by the task, manifests written", run.end_time.timestamp()),
     ]
     phases, previous = [], (run.start_time or run.created).timestamp()

@@ -23,6 +23,7 @@ should stay small. Two child processes, one after the other:
    imported before the clock starts: the old flow process had them from its in-process
    learning-signal check. Target: flow (jobs) / in-process, merge + judge, <= 1.1x.
 
+Both children run `benchmarks/footprint_children.py`'s code through this script.
 `--quick` is `--model tiny-qwen2 --max-steps 1` (a couple of minutes; its figures say
 nothing about the targets). The default needs ~13 GB and ~10 min: run it alone.
 Progress goes to stderr; tables and RESULT lines to stdout. Exits 1 if a child fails.
@@ -75,6 +76,7 @@ class Footprint:
     peak_rss: int = 0
     hwm: int = 0  # the kernel's VmHWM of the process, as last read
     samples: int = 0
+    series: list[tuple[float, int]] = field(default_factory=list)  # (epoch s, own RSS)
     tree_peak: int = 0  # the process plus all its descendants, for comparison only
     children: dict[int, tuple[str, bool, int]] = field(default_factory=dict)  # cmd, own sid, rss
     seconds: float = 0.0
@@ -105,11 +107,14 @@ def run_sampled(cmd: list[str], env: dict[str, str]) -> Footprint:
             rss, hwm = process.memory_info().rss, vm_hwm(proc.pid)
             tree = rss + sum(_rss(kid) for kid in process.children(recursive=True))
             for kid in process.children():
-                peak = max(_rss(kid), seen.children.get(kid.pid, ("", False, 0))[2])
-                seen.children[kid.pid] = (_command(kid), _sid(kid) != session, peak)
+                cmd, own_session, peak = seen.children.get(kid.pid, ("?", False, 0))
+                seen.children[kid.pid] = (_command(kid) if cmd == "?" else cmd,
+                                          own_session or _sid(kid) not in (session, -1),
+                                          max(peak, _rss(kid)))
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             break
         seen.samples += 1
+        seen.series.append((time.time(), rss))
         seen.peak_rss, seen.hwm = max(seen.peak_rss, rss), max(seen.hwm, hwm)
         seen.tree_peak = max(seen.tree_peak, tree)
         time.sleep(INTERVAL_S)
@@ -144,10 +149,25 @@ def _command(process: psutil.Process) -> str:
 def report(flow: Footprint, inproc: Footprint, timings: dict[str, Any],
            baseline: dict[str, Any]) -> None:
     """The tables and the two RESULT lines."""
-    stages = {name.strip(): seconds for name, seconds in timings["stages"]}
+    ratio, old_s = time_tables(timings, baseline)
+    memory_tables(flow, inproc, timings)
+    peak_mb = flow.peak_rss / MB
+    headline(NAME, "peak RSS of the flow-run process", f"{peak_mb:.0f} MB",
+             f"{inproc.peak_rss / MB:.0f} MB in-process evaluation", f"< {RSS_TARGET_MB:.0f} MB",
+             "PASS" if peak_mb < RSS_TARGET_MB else "MISS")
+    headline(NAME, "evaluation (merge + judge): Ray jobs / in-process", f"{ratio:.2f}x",
+             f"{old_s:.1f} s in-process", f"<= {RATIO_TARGET}x",
+             "PASS" if ratio <= RATIO_TARGET else "MISS")
+
+
+def time_tables(timings: dict[str, Any], baseline: dict[str, Any]) -> tuple[float, float]:
+    """Merge and judge, as jobs and in process, and where the jobs' time went; returns the
+    ratio and the in-process seconds."""
+    stages = {name.strip(): seconds for name, seconds, _ in timings["stages"]}
     jobs = [stages[task] for task in EVALUATION_JOBS]
     old = [baseline["merge_s"], baseline["judge_s"]]
-    print(f"\nmodel {timings['model']}, {timings['steps']} GRPO steps, "
+    print(f"\nmodel {timings['model']}, {timings['steps']} GRPO steps, flow "
+          f"{timings['flow_s']:.0f} s, "
           f"{baseline['checkpoints']} checkpoints merged, {baseline['models']} models judged; "
           f"load {os.getloadavg()[0]:.1f}\n")
     print("| evaluation part | flow: Ray job s | in-process s | ratio |\n|---|---:|---:|---:|")
@@ -164,7 +184,11 @@ def report(flow: Footprint, inproc: Footprint, timings: dict[str, Any],
     print("| where a job task's time went | merge s | judge s |\n|---|---:|---:|")
     for (label, merge_s), (_, judge_s) in zip(*phases, strict=False):
         print(f"| {label} | {merge_s:.1f} | {judge_s:.1f} |")
+    return ratio, sum(old)
 
+
+def memory_tables(flow: Footprint, inproc: Footprint, timings: dict[str, Any]) -> None:
+    """Peak RSS of both processes, the flow process's children, its peak per stage."""
     print("\n| process | peak RSS MB (0.5 s samples) | VmHWM MB | samples | wall s |")
     print("|---|---:|---:|---:|---:|")
     for label, seen in (("flow run (pointwise-train)", flow),
@@ -177,18 +201,13 @@ def report(flow: Footprint, inproc: Footprint, timings: dict[str, Any],
     print("|---|---|---:|")
     for pid, (cmd, own_session, peak) in flow.children.items():
         print(f"| {pid}: `{cmd}` | {'yes' if own_session else 'no'} | {peak / MB:.0f} |")
-    print("\n| stage of the flow run | s |\n|---|---:|")
-    for name, seconds in timings["stages"]:
-        print(f"| {name.replace('  ', '- ', 1)} | {seconds:.1f} |")
+    print("\n| stage of the flow run | s | flow process peak RSS MB during it |")
+    print("|---|---:|---:|")
+    for name, seconds, began in timings["stages"]:
+        during = [rss for moment, rss in flow.series if began <= moment <= began + seconds]
+        peak = f"{max(during) / MB:.0f}" if during else "-"  # shorter than a sample
+        print(f"| {name.replace('  ', '- ', 1)} | {seconds:.1f} | {peak} |")
     print()
-
-    peak_mb = flow.peak_rss / MB
-    headline(NAME, "peak RSS of the flow-run process", f"{peak_mb:.0f} MB",
-             f"{inproc.peak_rss / MB:.0f} MB in-process evaluation", f"< {RSS_TARGET_MB:.0f} MB",
-             "PASS" if peak_mb < RSS_TARGET_MB else "MISS")
-    headline(NAME, "evaluation (merge + judge): Ray jobs / in-process", f"{ratio:.2f}x",
-             f"{sum(old):.1f} s in-process", f"<= {RATIO_TARGET}x",
-             "PASS" if ratio <= RATIO_TARGET else "MISS")
 
 
 # --------------------------------------------------------------------------- main
@@ -238,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"the flow process exited {flow.returncode}")
             return 1
         timings = json.loads((work / "flow.json").read_text())
-        missing = set(EVALUATION_JOBS) - {name.strip() for name, _ in timings["stages"]}
+        missing = set(EVALUATION_JOBS) - {name.strip() for name, *_ in timings["stages"]}
         if missing:
             say(f"no timings of {sorted(missing)} in the flow run")
             return 1
