@@ -10,11 +10,11 @@ imports stay its own), with the repository first on PYTHONPATH, its own work or
 artifacts directory under `--work-dir` (default: a temporary directory, removed at the
 end) and its own PREFECT_HOME there unless one is set, so nothing is shared with
 another developer's runs. Its stdout and stderr are echoed as they come. `--quick`
-passes the small sizes listed in `BENCHMARKS` and skips `train_cpu` (SmolLM2 only,
-~14 GB, ~10 min). The output file gets the date, the machine and its load, a summary
-table built from every script's `RESULT` lines (see `headline.py`), then per benchmark
-its command, duration, exit code, the markdown tables it printed and its full stdout.
-Exits 1 if a benchmark that ran exited non-zero.
+passes the small sizes listed in `BENCHMARKS` (the tiny model for `orchestrator_footprint`)
+and skips `train_cpu` (SmolLM2 only, ~14 GB, ~10 min). The output file gets the date,
+the machine and its load, a summary table built from every script's `RESULT` lines (see
+`headline.py`), then per benchmark its command, duration, exit code, the markdown tables
+it printed and its full stdout. Exits 1 if a benchmark that ran exited non-zero.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ BENCHMARKS: dict[str, Benchmark] = {
                                         "--max-new-tokens", "16")),
     "cached_rerun": Benchmark("cached_rerun.py", quick=("--model", "tiny-qwen2")),
     "orchestration_overhead": Benchmark("orchestration_overhead.py"),
+    "orchestrator_footprint": Benchmark("orchestrator_footprint.py", quick=("--quick",)),
 }
 
 
