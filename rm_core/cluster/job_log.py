@@ -177,7 +177,7 @@ class _Follower:
 
 def follow(client: JobSubmissionClient, submission_id: str,
            on_lines: Callable[[list[str]], None], timeout_s: float | None = None,
-           status_every_s: float = 5.0, max_errors: int = 5) -> JobStatus:
+           status_every_s: float = 1.0, max_errors: int = 5) -> JobStatus:
     """Stream a job's new log lines to `on_lines` until it ends; return its final status.
 
     Lines come from Ray's log tail, which sends only what the driver adds, so a long
