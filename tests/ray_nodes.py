@@ -2,7 +2,8 @@
 
 The head is rm_core's private `LocalRayCluster` started with no CPUs, so nothing that
 needs a CPU can run on it; a second node joins it with CPUs and a custom resource, the
-way a GPU node would join a real cluster. Both are stopped by PID, never `ray stop`.
+way a GPU node would join a real cluster. Both are stopped by PID, never with Ray's own
+stop command.
 
 What one machine changes (Ray 2.60, measured here):
 
