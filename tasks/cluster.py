@@ -3,7 +3,7 @@ log in the run's log, and where each job ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +43,7 @@ def ray_target(config: RayConfig) -> Iterator[RayTarget]:
         yield target
 
 
-def run_model_job(job: StageJob, target: RayTarget, outputs: list[Path] = (),
+def run_model_job(job: StageJob, target: RayTarget, outputs: Sequence[Path] = (),
                   timeout_s: float | None = None) -> StageJobResult:
     """Run a model stage's job on the cluster and wait; record in each new output's
     manifest (and the job's own) the Ray node it ran on.

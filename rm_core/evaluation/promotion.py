@@ -1,7 +1,7 @@
 """Champion vs challenger on the same validation rows, decided and recorded either way.
 
 The champion is judged again on today's validation rows with today's settings (a cached
-evaluation, see `stage.evaluate_cached`) before the comparison: predictions it made on
+judgement, see `stage.evaluation_dir`) before the comparison: predictions it made on
 other data when it was promoted cannot be paired with the challenger's. Before the
 first promotion, the base model judged in the same run is the bar to beat.
 """
