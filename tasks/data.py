@@ -9,7 +9,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from rm_core.artifacts import stage_dir
 from rm_core.config import DataConfig, SourceConfig
 from rm_core.data import reports
 from rm_core.data import stage as data_stage
@@ -23,25 +22,18 @@ def _fetch_plan(source: SourceConfig, root: Path) -> tuple[str | None, Path | No
     return (None if key is None else f"{key}|{root}"), hub_snapshot_dir(source, root)
 
 
-def _ingest_plan(
-    fetched: FetchedSource, config: DataConfig, root: Path
-) -> tuple[str, Path]:
-    key = data_stage.ingest_key(fetched, config)
-    return key, stage_dir(root, "ingest", key)
+def _ingest_plan(fetched: FetchedSource, config: DataConfig, root: Path) -> tuple[str, Path]:
+    return data_stage.ingest.plan(fetched, config, root)
 
 
-def _split_plan(
-    ingested: data_stage.IngestResult, config: DataConfig, root: Path
-) -> tuple[str, Path]:
-    key = data_stage.split_key(ingested, config)
-    return key, stage_dir(root, "split", key)
+def _split_plan(ingested: data_stage.IngestResult, config: DataConfig, root: Path
+                ) -> tuple[str, Path]:
+    return data_stage.split.plan(ingested, config, root)
 
 
-def _verl_plan(
-    split: data_stage.SplitResult, config: DataConfig, root: Path
-) -> tuple[str, Path]:
-    key = data_stage.verl_key(split, config)
-    return key, stage_dir(root, "verl", key)
+def _verl_plan(split: data_stage.SplitResult, config: DataConfig, root: Path
+               ) -> tuple[str, Path]:
+    return data_stage.to_verl.plan(split, config, root)
 
 
 def _is_transient(task: Task, task_run: TaskRun, state: State) -> bool:

@@ -9,14 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel
 
-from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
+from rm_core.artifacts import stage_key
 from rm_core.config import DataConfig
 from rm_core.data.convert import Converter, get_converter
 from rm_core.data.convert.arrow_text import SLICE_ROWS
 from rm_core.data.sources import RAW_COLUMN, ROW_COLUMN, FetchedSource, read_batches
-from rm_core.data.stage_io import Progress, RowGroupWriter, quiet
+from rm_core.data.stage_io import (
+    DataStage,
+    OutputFile,
+    Progress,
+    RowGroupWriter,
+    StageOutput,
+)
 from rm_core.data.validate import ValidationReport, Validator, build_checks
 from rm_core.errors import DataQualityError
 
@@ -26,29 +31,19 @@ QUARANTINE_SCHEMA = pa.schema(
 GROUPS_SCHEMA = pa.schema([("group", pa.uint64())])
 
 
-class IngestResult(BaseModel):
+class IngestResult(StageOutput):
     """Validated samples, their prompt groups and the quarantined rows of one source."""
 
-    key: str
-    dir: Path
     task_category: str
     source_rows: int
     sample_rows: int
     quarantined_rows: int
     report: ValidationReport
 
-    @property
-    def samples_path(self) -> Path:
-        return self.dir / "samples.parquet"
-
-    @property
-    def quarantine_path(self) -> Path:
-        return self.dir / "quarantine.parquet"
-
-    @property
-    def groups_path(self) -> Path:
-        """Per sample (same order), its prompt-group hash: the split never re-reads texts."""
-        return self.dir / "prompt_groups.parquet"
+    samples_path = OutputFile("samples.parquet")
+    quarantine_path = OutputFile("quarantine.parquet")
+    # Per sample (same order), its prompt-group hash: the split never re-reads texts.
+    groups_path = OutputFile("prompt_groups.parquet")
 
 
 def ingest_key(fetched: FetchedSource, config: DataConfig) -> str:
@@ -65,47 +60,43 @@ def ingest_key(fetched: FetchedSource, config: DataConfig) -> str:
     )
 
 
-def ingest(
-    fetched: FetchedSource, config: DataConfig, root: Path, progress: Progress = quiet
-) -> IngestResult:
+def _ingest(fetched: FetchedSource, config: DataConfig, key: str, progress: Progress,
+            building: Path, out: Path) -> IngestResult:
     """Validate and convert every source row: each becomes samples or a quarantined row."""
-    key = ingest_key(fetched, config)
-    out = stage_dir(root, "ingest", key)
-    if is_complete(out):
-        return IngestResult.model_validate(read_result(out))
     converter = get_converter(config)
     checks = build_checks(converter.task_category, config, converter.labels)
     validator = Validator(converter.task_category, checks, config.validation.max_bad_fraction)
     first_seen: dict[int, int] = {}
-    with atomic_dir(out) as building:
-        writers = {
-            name: RowGroupWriter(building / f"{name}.parquet", config.batch_rows)
-            for name in ("samples", "prompt_groups", "quarantine")
-        }
-        try:
-            for batch in read_batches(fetched, converter.kinds, config.source.columns,
-                                      config.batch_rows):
-                _ingest_batch(batch, converter, validator, first_seen, writers)
-                progress(
-                    f"ingest: {validator.total_rows:,} rows read, "
-                    f"{validator.bad_rows:,} quarantined"
-                )
-        finally:
-            for writer in writers.values():
-                writer.close()
-        report = validator.report()
-        result = IngestResult(
-            key=key,
-            dir=out,
-            task_category=converter.task_category,
-            source_rows=report.total_rows,
-            sample_rows=writers["samples"].rows,
-            quarantined_rows=report.bad_rows,
-            report=report,
-        )
-        (building / "validation_report.json").write_text(report.model_dump_json(indent=2))
-        finish(building, result.model_dump(mode="json"))
-    return result
+    writers = {
+        name: RowGroupWriter(building / f"{name}.parquet", config.batch_rows)
+        for name in ("samples", "prompt_groups", "quarantine")
+    }
+    try:
+        for batch in read_batches(fetched, converter.kinds, config.source.columns,
+                                  config.batch_rows):
+            _ingest_batch(batch, converter, validator, first_seen, writers)
+            progress(
+                f"ingest: {validator.total_rows:,} rows read, "
+                f"{validator.bad_rows:,} quarantined"
+            )
+    finally:
+        for writer in writers.values():
+            writer.close()
+    report = validator.report()
+    (building / "validation_report.json").write_text(report.model_dump_json(indent=2))
+    return IngestResult(
+        key=key,
+        dir=out,
+        task_category=converter.task_category,
+        source_rows=report.total_rows,
+        sample_rows=writers["samples"].rows,
+        quarantined_rows=report.bad_rows,
+        report=report,
+    )
+
+
+# ingest(fetched, config, root, progress): validated samples of the source.
+ingest = DataStage("ingest", ingest_key, IngestResult, _ingest)
 
 
 def _ingest_batch(

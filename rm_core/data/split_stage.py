@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
+from rm_core.artifacts import stage_key
 from rm_core.config import DataConfig
 from rm_core.data import split as splitting
 from rm_core.data.ingest_stage import IngestResult
-from rm_core.data.stage_io import READ_BUFFER, Progress, TrainValFiles, quiet
+from rm_core.data.stage_io import READ_BUFFER, DataStage, Progress, TrainValFiles
 
 MEMBERS_SCHEMA = pa.schema([("sample_index", pa.int64()), ("unique_id", pa.string())])
 
@@ -49,14 +49,9 @@ def split_key(ingested: IngestResult, config: DataConfig) -> str:
     )
 
 
-def split(
-    ingested: IngestResult, config: DataConfig, root: Path, progress: Progress = quiet
-) -> SplitResult:
+def _split(ingested: IngestResult, config: DataConfig, key: str, progress: Progress,
+           building: Path, out: Path) -> SplitResult:
     """Split samples into train and val by prompt group, stratified by label."""
-    key = split_key(ingested, config)
-    out = stage_dir(root, "split", key)
-    if is_complete(out):
-        return SplitResult.model_validate(read_result(out))
     groups = pq.read_table(ingested.groups_path).column("group").to_numpy()
     labels, ids = _labels_and_ids(ingested, config)
     in_val = splitting.assign(groups, labels, config.split.val_fraction, config.split.seed)
@@ -69,14 +64,15 @@ def split(
         label=config.dimension if ingested.task_category == "pointwise" else "winner",
         counts=splitting.label_counts(labels, in_val),
     )
-    with atomic_dir(out) as building:
-        for name, members in ((splitting.TRAIN, ~in_val), (splitting.VAL, in_val)):
-            _write_members(building / f"{name}.parquet", members, ids)
-        (building / "split_report.json").write_text(report.model_dump_json(indent=2))
-        result = SplitResult(key=key, dir=out, samples=ingested.samples_path, report=report)
-        finish(building, result.model_dump(mode="json"))
+    for name, members in ((splitting.TRAIN, ~in_val), (splitting.VAL, in_val)):
+        _write_members(building / f"{name}.parquet", members, ids)
+    (building / "split_report.json").write_text(report.model_dump_json(indent=2))
     progress(f"split: {report.train_rows:,} train / {report.val_rows:,} val samples")
-    return result
+    return SplitResult(key=key, dir=out, samples=ingested.samples_path, report=report)
+
+
+# split(ingested, config, root, progress): train and val members of the samples.
+split = DataStage("split", split_key, SplitResult, _split)
 
 
 def _labels_and_ids(

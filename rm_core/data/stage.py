@@ -5,8 +5,9 @@ of those inputs, the relevant config and the code version (`rm_core.artifacts`).
 whose output is complete returns the recorded result without touching a file; a missing
 or damaged output is rebuilt. Rows stream in Arrow batches, so memory stays bounded.
 
-The steps live in `ingest_stage`, `split_stage` and `verl_stage` (what they share in
-`stage_io`); this module is the one place callers import them from.
+The steps live in `ingest_stage`, `split_stage` and `verl_stage`, each a `DataStage`
+(`stage_io`: its name, its key and its builder; the cached-or-build logic is there once);
+this module is the one place callers import them from.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
-"""What the data stages share: the progress callback and buffered parquet reads and writes."""
+"""What the data stages share: their cached outputs, the progress callback and buffered
+parquet reads and writes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar, overload
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir
+from rm_core.config import DataConfig
 
 Progress = Callable[[str], None]
 # Buffered reads keep memory bounded by the batch, not by a file's row-group size.
@@ -81,16 +87,69 @@ class RowGroupWriter:
                 self._writer.close()
 
 
-class TrainValFiles(BaseModel):
-    """A stage output holding `train.parquet` and `val.parquet` in its directory."""
+class OutputFile:
+    """A file of a stage output, read as `result.<name>` -> `result.dir / file name`: each
+    result declares its files once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, output: None, owner: type[Any]) -> OutputFile: ...
+
+    @overload
+    def __get__(self, output: StageOutput, owner: type[Any]) -> Path: ...
+
+    def __get__(self, output: StageOutput | None, owner: type[Any]) -> OutputFile | Path:
+        return self if output is None else output.dir / self.name
+
+
+class StageOutput(BaseModel):
+    """What a stage recorded about its output: the key it is stored under and its directory."""
+
+    model_config = ConfigDict(ignored_types=(OutputFile,))
 
     key: str
     dir: Path
 
-    @property
-    def train_path(self) -> Path:
-        return self.dir / "train.parquet"
 
-    @property
-    def val_path(self) -> Path:
-        return self.dir / "val.parquet"
+Given = TypeVar("Given")
+Output = TypeVar("Output", bound=StageOutput)
+
+
+@dataclass(frozen=True)
+class DataStage(Generic[Given, Output]):
+    """A data stage, called as `stage(given, config, root, progress)`: the result recorded
+    in its complete output, without touching a file, else the one `build` records.
+
+    The output lives under `root/<name>/<key(given, config)>`. `build(given, config, key,
+    progress, building, out)` writes its files into `building`, a temporary directory
+    that becomes `out` once the result is recorded (`rm_core.artifacts.atomic_dir`).
+    """
+
+    name: str
+    key: Callable[[Given, DataConfig], str]
+    output: type[Output]
+    build: Callable[[Given, DataConfig, str, Progress, Path, Path], Output]
+
+    def plan(self, given: Given, config: DataConfig, root: Path) -> tuple[str, Path]:
+        """The key of the output for `given` and its directory."""
+        key = self.key(given, config)
+        return key, stage_dir(root, self.name, key)
+
+    def __call__(self, given: Given, config: DataConfig, root: Path,
+                 progress: Progress = quiet) -> Output:
+        key, out = self.plan(given, config, root)
+        if is_complete(out):
+            return self.output.model_validate(read_result(out))
+        with atomic_dir(out) as building:
+            result = self.build(given, config, key, progress, building, out)
+            finish(building, result.model_dump(mode="json"))
+        return result
+
+
+class TrainValFiles(StageOutput):
+    """A stage output holding `train.parquet` and `val.parquet` in its directory."""
+
+    train_path = OutputFile("train.parquet")
+    val_path = OutputFile("val.parquet")

@@ -10,13 +10,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rm_core.artifacts import atomic_dir, finish, is_complete, read_result, stage_dir, stage_key
+from rm_core.artifacts import stage_key
 from rm_core.config import DataConfig
 from rm_core.data import split as splitting
 from rm_core.data.convert import get_converter
 from rm_core.data.convert.arrow_text import SLICE_ROWS
 from rm_core.data.split_stage import SplitResult
-from rm_core.data.stage_io import READ_BUFFER, Progress, RowGroupWriter, TrainValFiles, quiet
+from rm_core.data.stage_io import (
+    READ_BUFFER,
+    DataStage,
+    Progress,
+    RowGroupWriter,
+    TrainValFiles,
+)
 from rm_core.data.verl_rows import verl_rows
 from rm_core.judge.templates import (
     MultiAttributeTemplate,
@@ -60,21 +66,18 @@ def judge_kind(config: DataConfig) -> Literal["pointwise", "pairwise"]:
     return "pairwise" if isinstance(template_for(config), PairwiseTemplate) else "pointwise"
 
 
-def to_verl(
-    split_result: SplitResult, config: DataConfig, root: Path, progress: Progress = quiet
-) -> VerlResult:
+def _to_verl(split_result: SplitResult, config: DataConfig, key: str, progress: Progress,
+             building: Path, out: Path) -> VerlResult:
     """Render the train and val samples as verl parquet rows, in one read of the samples."""
-    key = verl_key(split_result, config)
-    out = stage_dir(root, "verl", key)
-    if is_complete(out):
-        return VerlResult.model_validate(read_result(out))
-    with atomic_dir(out) as building:
-        counts = _write_verl(split_result, building, template_for(config), config.batch_rows)
-        result = VerlResult(key=key, dir=out, train_rows=counts[splitting.TRAIN],
-                            val_rows=counts[splitting.VAL])
-        finish(building, result.model_dump(mode="json"))
+    counts = _write_verl(split_result, building, template_for(config), config.batch_rows)
+    result = VerlResult(key=key, dir=out, train_rows=counts[splitting.TRAIN],
+                        val_rows=counts[splitting.VAL])
     progress(f"verl rows: {result.train_rows:,} train / {result.val_rows:,} val")
     return result
+
+
+# to_verl(split, config, root, progress): the verl train and val files of the split.
+to_verl = DataStage("verl", verl_key, VerlResult, _to_verl)
 
 
 def _val_mask(split_result: SplitResult, sample_rows: int) -> np.ndarray:
