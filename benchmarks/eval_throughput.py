@@ -26,7 +26,11 @@ from typing import TYPE_CHECKING
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.common import model_folder, val_parquet  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    add_val_and_model_options,
+    model_folder,
+    val_parquet,
+)
 from benchmarks.headline import headline  # noqa: E402
 
 if TYPE_CHECKING:
@@ -46,12 +50,7 @@ def measure(backend: TransformersBackend, prompts: list[str], batch_size: int, m
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--val", help="verl val parquet (default: run the data stage)")
-    parser.add_argument("--config", default="configs/pointwise_helpsteer2_sample.yaml")
-    parser.add_argument("--artifacts-dir", default="/tmp/rm-pipeline-eval-bench/artifacts")
-    parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2")
-    parser.add_argument("--model-cache", default=os.environ.get(
-        "RM_PIPELINE_MODEL_CACHE", str(Path.home() / ".cache/rm-pipeline/models")))
+    add_val_and_model_options(parser, "/tmp/rm-pipeline-eval-bench/artifacts")
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=64,

@@ -36,7 +36,11 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.common import model_folder, val_parquet  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    add_val_and_model_options,
+    model_folder,
+    val_parquet,
+)
 from benchmarks.headline import headline  # noqa: E402
 from rm_core.judge.templates import SCALE_ANCHORS, PointwiseTemplate  # noqa: E402
 
@@ -278,12 +282,7 @@ def load_model(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--val", help="verl val parquet (default: run the data stage)")
-    parser.add_argument("--config", default="configs/pointwise_helpsteer2_sample.yaml")
-    parser.add_argument("--artifacts-dir", default="/tmp/rm-pipeline-parse-rate/artifacts")
-    parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2")
-    parser.add_argument("--model-cache", default=os.environ.get(
-        "RM_PIPELINE_MODEL_CACHE", str(Path.home() / ".cache/rm-pipeline/models")))
+    add_val_and_model_options(parser, "/tmp/rm-pipeline-parse-rate/artifacts")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--limit", type=int, default=32, help="prompts (a seeded subset)")
