@@ -43,20 +43,23 @@ def _grouped_rows(make_row: Callable[..., Row]) -> list[Row]:
     return rows
 
 
-def _run_split(
-    tmp_path: Path,
-    path: Path,
-    local_config: Callable[..., DataConfig],
-    seed: int = 42,
-    val_fraction: float = 0.2,
-    root: str = "artifacts",
-    **changes: Any,
-) -> tuple[IngestResult, SplitResult]:
-    config = local_config(path, split=SplitConfig(val_fraction=val_fraction, seed=seed),
-                          **changes)
-    ingested = data_stage.ingest(fetch(config.source, tmp_path), config, tmp_path / root)
-    assert ingested.quarantined_rows == 0
-    return ingested, data_stage.split(ingested, config, tmp_path / root)
+RunSplit = Callable[..., tuple[IngestResult, SplitResult]]
+
+
+@pytest.fixture
+def run_split(tmp_path: Path, local_config: Callable[..., DataConfig]) -> RunSplit:
+    """`run_split(path, seed=42, val_fraction=0.2, root="artifacts", **data_changes)`: ingest
+    the local source `path` (no row quarantined) and split it under tmp_path/`root`."""
+
+    def run(path: Path, seed: int = 42, val_fraction: float = 0.2, root: str = "artifacts",
+            **changes: Any) -> tuple[IngestResult, SplitResult]:
+        config = local_config(path, split=SplitConfig(val_fraction=val_fraction, seed=seed),
+                              **changes)
+        ingested = data_stage.ingest(fetch(config.source, tmp_path), config, tmp_path / root)
+        assert ingested.quarantined_rows == 0
+        return ingested, data_stage.split(ingested, config, tmp_path / root)
+
+    return run
 
 
 def _members(result: SplitResult, name: str) -> list[DataSample]:
@@ -80,11 +83,11 @@ def grouped_file(
 
 
 def test_no_prompt_in_both_splits(
-    tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
+    grouped_file: tuple[Path, list[Row]], run_split: RunSplit
 ) -> None:
     """Case and whitespace variants of a prompt land in the same split; counts add up."""
     path, rows = grouped_file
-    ingested, result = _run_split(tmp_path, path, local_config)
+    ingested, result = run_split(path)
     train, val = _members(result, "train"), _members(result, "val")
     train_prompts, val_prompts = {_norm(s) for s in train}, {_norm(s) for s in val}
     assert train_prompts and val_prompts
@@ -101,12 +104,12 @@ def test_no_prompt_in_both_splits(
 
 
 def test_prompt_groups_are_the_samples_normalised_prompts(
-    tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
+    grouped_file: tuple[Path, list[Row]], run_split: RunSplit
 ) -> None:
     """The groups ingest records per sample are the hash of the sample's normalised prompt,
     the identity the split groups by; the split files list every sample once."""
     path, rows = grouped_file
-    ingested, result = _run_split(tmp_path, path, local_config, batch_rows=7)
+    ingested, result = run_split(path, batch_rows=7)
     samples = pq.read_table(ingested.samples_path)
     prompts = normalize(conversation_text(samples.column("input").combine_chunks()))
     groups = pq.read_table(ingested.groups_path).column("group").to_numpy()
@@ -119,11 +122,11 @@ def test_prompt_groups_are_the_samples_normalised_prompts(
 
 
 def test_stratification_puts_every_label_in_val(
-    tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
+    grouped_file: tuple[Path, list[Row]], run_split: RunSplit
 ) -> None:
     """With 10 prompt groups per label and val_fraction 0.2, each label gets 2 val groups."""
     path, _ = grouped_file
-    _, result = _run_split(tmp_path, path, local_config)
+    _, result = run_split(path)
     val = _members(result, "val")
     groups_per_label: dict[int, set[str]] = {}
     for sample in val:
@@ -145,30 +148,27 @@ def _split_ids(result: SplitResult) -> tuple[list[str], list[str]]:
 
 
 def test_split_is_deterministic_for_a_seed(
-    tmp_path: Path, grouped_file: tuple[Path, list[Row]], local_config: Callable[..., DataConfig]
+    grouped_file: tuple[Path, list[Row]], run_split: RunSplit
 ) -> None:
     """Two independent runs (separate artifact roots) with one seed give the same split;
     another seed gives another split."""
     path, _ = grouped_file
-    _, first = _run_split(tmp_path, path, local_config, seed=7, root="run1")
-    _, second = _run_split(tmp_path, path, local_config, seed=7, root="run2")
-    _, other = _run_split(tmp_path, path, local_config, seed=8, root="run3")
+    _, first = run_split(path, seed=7, root="run1")
+    _, second = run_split(path, seed=7, root="run2")
+    _, other = run_split(path, seed=8, root="run3")
     assert _split_ids(first) == _split_ids(second)
     assert set(_split_ids(first)[1]) != set(_split_ids(other)[1])
     assert first.report.counts == second.report.counts
 
 
 def test_pairwise_orders_of_a_pair_stay_together(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    make_preference_row: Callable[..., Row],
-    local_config: Callable[..., DataConfig],
+    write_rows: Callable[..., Path], make_preference_row: Callable[..., Row], run_split: RunSplit
 ) -> None:
     """Both answer orders of a preference row share a prompt, hence a split; strata are
     the winning position."""
     rows = [make_preference_row(i, i % 7 - 3) for i in range(42)]
     path = write_rows("prefs.jsonl", rows)
-    _, result = _run_split(tmp_path, path, local_config, converter="helpsteer2_pairwise")
+    _, result = run_split(path, converter="helpsteer2_pairwise")
     train_ids, val_ids = _split_ids(result)
     assert len(train_ids) + len(val_ids) == 2 * len(rows)
     pairs = Counter(i.rsplit("-", 1)[0] for i in val_ids)

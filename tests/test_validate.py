@@ -20,19 +20,25 @@ Row = dict[str, Any]
 GOOD_ROWS = 8
 
 
-def _ingest(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
-    rows: list[Row | str],
-    name: str = "rows.jsonl",
-    **changes: Any,
-) -> tuple[IngestResult, dict[int, Row]]:
-    """Ingest `rows`; return the result and the quarantine rows by source row."""
-    config = local_config(write_rows(name, rows), **changes)
-    result = data_stage.ingest(fetch(config.source, tmp_path), config, tmp_path / "artifacts")
-    quarantine = pq.read_table(result.quarantine_path).to_pylist()
-    return result, {row["source_row"]: row for row in quarantine}
+Ingest = Callable[..., tuple[IngestResult, dict[int, Row]]]
+
+
+@pytest.fixture
+def ingest(
+    tmp_path: Path, write_rows: Callable[..., Path], local_config: Callable[..., DataConfig]
+) -> Ingest:
+    """`ingest(rows, name="rows.jsonl", **data_changes)`: write `rows` to a local source
+    and ingest it; the result and the quarantine rows by source row."""
+
+    def run(rows: list[Row | str], name: str = "rows.jsonl",
+            **changes: Any) -> tuple[IngestResult, dict[int, Row]]:
+        config = local_config(write_rows(name, rows), **changes)
+        result = data_stage.ingest(fetch(config.source, tmp_path), config,
+                                   tmp_path / "artifacts")
+        quarantine = pq.read_table(result.quarantine_path).to_pylist()
+        return result, {row["source_row"]: row for row in quarantine}
+
+    return run
 
 
 def _with_bad_row(make_row: Callable[..., Row], bad: Row | str) -> list[Row | str]:
@@ -42,7 +48,15 @@ def _with_bad_row(make_row: Callable[..., Row], bad: Row | str) -> list[Row | st
     return rows
 
 
-POINTWISE_CASES: list[tuple[str, dict[str, Any], str]] = [
+Case = tuple[str, dict[str, Any], str]
+
+
+def _cases(cases: list[Case]) -> list[Any]:
+    """(name, change to a valid row, reason expected) -> parameters named by the case."""
+    return [pytest.param(change, reason, id=name) for name, change, reason in cases]
+
+
+POINTWISE_CASES: list[Case] = [
     ("empty prompt", {"prompt": ""}, "prompt has 0 characters"),
     ("empty response", {"response": ""}, "response has 0 characters"),
     ("whitespace-only response", {"response": " \n\t "}, "response has 0 characters"),
@@ -61,14 +75,9 @@ POINTWISE_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("change", "reason"), [case[1:] for case in POINTWISE_CASES],
-    ids=[case[0] for case in POINTWISE_CASES],
-)
+@pytest.mark.parametrize(("change", "reason"), _cases(POINTWISE_CASES))
 def test_pointwise_bad_row_is_quarantined_with_reason(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
     change: dict[str, Any],
     reason: str,
@@ -76,10 +85,7 @@ def test_pointwise_bad_row_is_quarantined_with_reason(
     """Exactly the bad row is quarantined, its reason names the field; the rest are samples."""
     bad = make_pointwise_row(100, **change)
     rows = _with_bad_row(make_pointwise_row, bad)
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, rows,
-        validation=ValidationConfig(max_response_chars=60),
-    )
+    result, quarantine = ingest(rows, validation=ValidationConfig(max_response_chars=60))
     assert list(quarantine) == [3]
     assert reason in quarantine[3]["reason"]
     assert result.source_rows == len(rows)
@@ -92,30 +98,23 @@ def test_pointwise_bad_row_is_quarantined_with_reason(
 
 
 def test_response_at_the_length_limit_passes(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
     """The bounds are inclusive: a response of exactly max_response_chars is kept."""
     rows = _with_bad_row(make_pointwise_row, make_pointwise_row(100, response="y" * 60))
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, rows,
-        validation=ValidationConfig(max_response_chars=60),
-    )
+    result, quarantine = ingest(rows, validation=ValidationConfig(max_response_chars=60))
     assert quarantine == {}
     assert result.sample_rows == len(rows)
 
 
 def test_invalid_json_line_is_quarantined_naming_the_line(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
     """A broken jsonl line is one quarantined row whose reason names its line number."""
     rows = _with_bad_row(make_pointwise_row, '{"prompt": "unterminated')
-    result, quarantine = _ingest(tmp_path, write_rows, local_config, rows)
+    result, quarantine = ingest(rows)
     assert list(quarantine) == [3]
     assert "line 4 is not valid JSON" in quarantine[3]["reason"]
     assert quarantine[3]["record"] == '{"prompt": "unterminated'
@@ -125,40 +124,33 @@ def test_invalid_json_line_is_quarantined_naming_the_line(
 
 @pytest.mark.parametrize("name", ["tail.jsonl", "tail.parquet"])
 def test_bad_label_alone_in_the_last_batch_is_quarantined(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
     name: str,
 ) -> None:
     """A short last batch whose only label is non-numeric holds a bad row, not a bad column."""
     rows: list[Row | str] = [make_pointwise_row(i, helpfulness=str(i % 5)) for i in range(4)]
     rows.append(make_pointwise_row(4, helpfulness="lots"))
-    result, quarantine = _ingest(tmp_path, write_rows, local_config, rows, name=name,
-                                 batch_rows=4)
+    result, quarantine = ingest(rows, name=name, batch_rows=4)
     assert list(quarantine) == [4]
     assert 'helpfulness: expected a number, got text "lots"' in quarantine[4]["reason"]
     assert result.sample_rows == 4
 
 
 def test_json_value_that_is_not_an_object_is_quarantined(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
     """A jsonl line holding a list instead of an object is a bad row, not a crash."""
     rows = _with_bad_row(make_pointwise_row, "[1, 2, 3]")
-    result, quarantine = _ingest(tmp_path, write_rows, local_config, rows)
+    result, quarantine = ingest(rows)
     assert list(quarantine) == [3]
     assert "row is a JSON list, expected an object" in quarantine[3]["reason"]
     assert result.sample_rows == GOOD_ROWS
 
 
 def test_duplicates_keep_the_first_and_name_it(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
     """Later copies of a (prompt, response) pair, across batches and prompt case/spacing,
@@ -168,7 +160,7 @@ def test_duplicates_keep_the_first_and_name_it(
     rows.append(dict(original, helpfulness=0))
     rows.append(dict(original, prompt="  " + original["prompt"].upper() + "\n"))
     rows.append(dict(make_pointwise_row(5), response="a new answer"))
-    result, quarantine = _ingest(tmp_path, write_rows, local_config, rows, batch_rows=3)
+    result, quarantine = ingest(rows, batch_rows=3)
     assert sorted(quarantine) == [8, 9]
     assert quarantine[8]["reason"] == "duplicate of source row 2"
     assert quarantine[9]["reason"] == "duplicate of source row 2"
@@ -178,16 +170,12 @@ def test_duplicates_keep_the_first_and_name_it(
 
 
 def test_several_problems_in_one_row_are_all_reported(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
     """A row failing several expectations is one quarantined row listing every reason."""
     bad = make_pointwise_row(100, response="", helpfulness=9, verbosity=None)
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, _with_bad_row(make_pointwise_row, bad)
-    )
+    result, quarantine = ingest(_with_bad_row(make_pointwise_row, bad))
     reason = quarantine[3]["reason"]
     assert "response has 0 characters" in reason
     assert "label helpfulness=9" in reason
@@ -200,7 +188,7 @@ def test_several_problems_in_one_row_are_all_reported(
     assert by_title["prompt length"] == 0
 
 
-PAIRWISE_CASES: list[tuple[str, dict[str, Any], str]] = [
+PAIRWISE_CASES: list[Case] = [
     ("strength 4", {"preference_strength": 4}, "label preference_strength=4 is not an integer"),
     ("fractional strength", {"preference_strength": 1.5}, "preference_strength=1.5"),
     ("strength missing", {"preference_strength": None}, "label preference_strength is missing"),
@@ -209,14 +197,9 @@ PAIRWISE_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("change", "reason"), [case[1:] for case in PAIRWISE_CASES],
-    ids=[case[0] for case in PAIRWISE_CASES],
-)
+@pytest.mark.parametrize(("change", "reason"), _cases(PAIRWISE_CASES))
 def test_pairwise_bad_row_is_quarantined_with_reason(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
+    ingest: Ingest,
     make_preference_row: Callable[..., Row],
     change: dict[str, Any],
     reason: str,
@@ -224,10 +207,7 @@ def test_pairwise_bad_row_is_quarantined_with_reason(
     """The pairwise suite checks strength range, both responses and the prompt."""
     rows = _with_bad_row(lambda i: make_preference_row(i, i % 7 - 3),
                          make_preference_row(100, 1, **change))
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, rows, name="prefs.jsonl",
-        converter="helpsteer2_pairwise",
-    )
+    result, quarantine = ingest(rows, name="prefs.jsonl", converter="helpsteer2_pairwise")
     assert list(quarantine) == [3]
     assert reason in quarantine[3]["reason"]
     assert result.task_category == "pairwise"
@@ -235,47 +215,31 @@ def test_pairwise_bad_row_is_quarantined_with_reason(
     assert result.sample_rows == 2 * (result.source_rows - result.quarantined_rows)
 
 
-def _rows_with_bad(make_row: Callable[..., Row], total: int, bad: int) -> list[Row | str]:
-    rows: list[Row | str] = [make_row(i) for i in range(total)]
+@pytest.fixture
+def ingested_with_bad(ingest: Ingest, make_pointwise_row: Callable[..., Row], bad: int,
+                      limit: float) -> IngestResult:
+    """20 rows, `bad` of them with an empty response, ingested with max_bad_fraction=`limit`
+    (`bad` and `limit` are the test's parameters)."""
+    rows: list[Row | str] = [make_pointwise_row(i) for i in range(20)]
     for position in range(bad):
-        rows[position * 2] = make_row(position * 2, response="")
-    return rows
+        rows[position * 2] = make_pointwise_row(position * 2, response="")
+    result, quarantine = ingest(rows, validation=ValidationConfig(max_bad_fraction=limit))
+    assert len(quarantine) == bad
+    return result
 
 
 @pytest.mark.parametrize(("bad", "limit"), [(0, 0.0), (1, 0.05), (2, 0.1), (1, 0.1)])
-def test_require_quality_passes_at_or_below_the_limit(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
-    make_pointwise_row: Callable[..., Row],
-    bad: int,
-    limit: float,
-) -> None:
+def test_require_quality_passes_at_or_below_the_limit(ingested_with_bad: IngestResult) -> None:
     """A bad fraction equal to or under max_bad_fraction does not raise."""
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, _rows_with_bad(make_pointwise_row, 20, bad),
-        validation=ValidationConfig(max_bad_fraction=limit),
-    )
-    assert len(quarantine) == bad
-    assert result.report.passed
-    require_quality(result)
+    assert ingested_with_bad.report.passed
+    require_quality(ingested_with_bad)
 
 
 @pytest.mark.parametrize(("bad", "limit"), [(2, 0.05), (1, 0.0), (3, 0.1)])
-def test_require_quality_raises_above_the_limit(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    local_config: Callable[..., DataConfig],
-    make_pointwise_row: Callable[..., Row],
-    bad: int,
-    limit: float,
-) -> None:
+def test_require_quality_raises_above_the_limit(ingested_with_bad: IngestResult,
+                                                bad: int) -> None:
     """Above max_bad_fraction: DataQualityError with the counts and the quarantine file."""
-    result, quarantine = _ingest(
-        tmp_path, write_rows, local_config, _rows_with_bad(make_pointwise_row, 20, bad),
-        validation=ValidationConfig(max_bad_fraction=limit),
-    )
-    assert len(quarantine) == bad
+    result = ingested_with_bad
     assert not result.report.passed
     with pytest.raises(DataQualityError) as info:
         require_quality(result)

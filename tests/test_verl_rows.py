@@ -55,23 +55,31 @@ def tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def _to_verl(
-    tmp_path: Path, path: Path, local_config: Callable[..., DataConfig], **changes: Any
-) -> tuple[DataConfig, VerlResult]:
-    config = local_config(path, split=SplitConfig(val_fraction=0.25, seed=3), **changes)
-    root = tmp_path / "artifacts"
-    ingested = data_stage.ingest(fetch(config.source, tmp_path), config, root)
-    assert ingested.quarantined_rows == 0
-    split = data_stage.split(ingested, config, root)
-    return config, data_stage.to_verl(split, config, root)
+ToVerl = Callable[..., tuple[DataConfig, VerlResult]]
+
+
+@pytest.fixture
+def to_verl(
+    tmp_path: Path, write_rows: Callable[..., Path], local_config: Callable[..., DataConfig]
+) -> ToVerl:
+    """`to_verl(name, rows, **data_changes)`: write `rows` to a local source and run the
+    data stages on it (no row quarantined); the config and the verl result."""
+
+    def run(name: str, rows: list[Row], **changes: Any) -> tuple[DataConfig, VerlResult]:
+        config = local_config(write_rows(name, rows), split=SplitConfig(val_fraction=0.25, seed=3),
+                              **changes)
+        root = tmp_path / "artifacts"
+        ingested = data_stage.ingest(fetch(config.source, tmp_path), config, root)
+        assert ingested.quarantined_rows == 0
+        split = data_stage.split(ingested, config, root)
+        return config, data_stage.to_verl(split, config, root)
+
+    return run
 
 
 @pytest.fixture
 def pointwise_verl(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    make_pointwise_row: Callable[..., Row],
-    local_config: Callable[..., DataConfig],
+    to_verl: ToVerl, make_pointwise_row: Callable[..., Row]
 ) -> tuple[list[Row], DataConfig, VerlResult]:
     rows = [make_pointwise_row(i) for i in range(12)]
     rows[5]["prompt"] = [
@@ -79,7 +87,7 @@ def pointwise_verl(
         {"role": "user", "content": "Sort {a} list, ünïcödé"},
     ]
     # Small batches: indexes and rows must continue correctly across batch boundaries.
-    config, result = _to_verl(tmp_path, write_rows("pw.jsonl", rows), local_config, batch_rows=4)
+    config, result = to_verl("pw.jsonl", rows, batch_rows=4)
     return rows, config, result
 
 
@@ -133,14 +141,11 @@ def test_pointwise_verl_schema_and_values(
 
 
 def test_a_split_without_samples_gets_an_empty_verl_file(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    make_pointwise_row: Callable[..., Row],
-    local_config: Callable[..., DataConfig],
+    to_verl: ToVerl, make_pointwise_row: Callable[..., Row]
 ) -> None:
     """One prompt group: val is empty, and its verl file has the train file's schema."""
     rows = [make_pointwise_row(i, prompt="The only prompt") for i in range(3)]
-    _, result = _to_verl(tmp_path, write_rows("one.jsonl", rows), local_config)
+    _, result = to_verl("one.jsonl", rows)
     assert (result.train_rows, result.val_rows) == (3, 0)
     train, val = pq.read_table(result.train_path), pq.read_table(result.val_path)
     assert val.num_rows == 0
@@ -183,15 +188,11 @@ def test_verl_prompt_renders_through_a_real_chat_template(
 
 
 def test_pairwise_verl_ground_truth(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    make_preference_row: Callable[..., Row],
-    local_config: Callable[..., DataConfig],
+    to_verl: ToVerl, make_preference_row: Callable[..., Row]
 ) -> None:
     """Pairwise rows: the winner position and strength as ground truth, both orders."""
     rows = [make_preference_row(i, strength) for i, strength in enumerate([-2, 3, 0, -1, 1, 0])]
-    _, result = _to_verl(tmp_path, write_rows("pairs.jsonl", rows), local_config,
-                         converter="helpsteer2_pairwise")
+    _, result = to_verl("pairs.jsonl", rows, converter="helpsteer2_pairwise")
     table = pq.read_table(result.train_path).to_pylist() + pq.read_table(
         result.val_path).to_pylist()
     assert len(table) == 2 * len(rows)
@@ -223,14 +224,10 @@ def test_pairwise_verl_ground_truth(
 
 
 def test_multi_attribute_verl_rows_ask_for_every_dimension(
-    tmp_path: Path,
-    write_rows: Callable[..., Path],
-    make_pointwise_row: Callable[..., Row],
-    local_config: Callable[..., DataConfig],
+    to_verl: ToVerl, make_pointwise_row: Callable[..., Row]
 ) -> None:
     rows = [make_pointwise_row(i) for i in range(8)]
-    config, result = _to_verl(tmp_path, write_rows("multi.jsonl", rows), local_config,
-                              dimensions=("helpfulness", "verbosity"))
+    config, result = to_verl("multi.jsonl", rows, dimensions=("helpfulness", "verbosity"))
     template = data_stage.template_for(config)
     assert template == MultiAttributeTemplate(("helpfulness", "verbosity"))
     for row in pq.read_table(result.train_path).to_pylist():
