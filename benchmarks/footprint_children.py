@@ -29,7 +29,7 @@ RUN_SUFFIX = re.compile(r"-[0-9a-f]{3}$")
 def flow_child(config_path: str, model: str | None, max_steps: int | None,
                artifacts_dir: str, out: Path) -> int:
     """Run pointwise-train, then write its timings to `out`."""
-    from flows.judge_training import load_run_config
+    from flows.judge_training import RunSettings, load_run_config
     from flows.pointwise_train import pointwise_train
 
     started = time.perf_counter()
@@ -37,8 +37,8 @@ def flow_child(config_path: str, model: str | None, max_steps: int | None,
                             artifacts_dir=artifacts_dir, return_state=True)
     flow_s = time.perf_counter() - started
     state.result()  # raises if the flow failed
-    config = load_run_config(config_path, "pointwise", max_steps, model,
-                             artifacts_dir=artifacts_dir)
+    config = load_run_config(config_path, "pointwise", RunSettings(
+        max_steps=max_steps, model_path=model, artifacts_dir=artifacts_dir))
     assert config.training is not None
     stages, phases = run_timings(state.state_details.flow_run_id, Path(artifacts_dir))
     out.write_text(json.dumps({

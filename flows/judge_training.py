@@ -36,48 +36,50 @@ class JudgeTrainResult(BaseModel):
     skipped: str | None = None
 
 
-def run_overrides(max_steps: int | None, model_path: str | None, profile: str | None,
-                  ray_address: str | None, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """The config keys a run changes: its named parameters and its generic `overrides`
-    (dotted keys -> values). One key given both ways with different values is an error."""
-    named = {
-        "training.grpo.total_training_steps": max_steps,
-        "training.model_path": model_path,
-        "training.profile": profile,
-        "ray.address": ray_address,
-    }
-    named = {key: value for key, value in named.items() if value is not None}
-    given = dict(overrides or {})
-    clashes = sorted(key for key in named.keys() & given.keys() if named[key] != given[key])
-    if clashes:
-        raise ConfigError(f"{', '.join(clashes)} set twice with different values: by a flow "
-                          "parameter and in `overrides`")
-    return {**given, **named}
+class RunSettings(BaseModel):
+    """What a training run changes in its experiment config, in one piece: the flows'
+    parameters besides the config path and `force` (other keys are ignored, so a flow
+    run's parameters validate as they are)."""
+
+    max_steps: int | None = None
+    model_path: str | None = None
+    profile: str | None = None
+    ray_address: str | None = None
+    artifacts_dir: str | None = None
+    overrides: dict[str, Any] | None = None
+
+    def config_overrides(self) -> dict[str, Any]:
+        """The config keys the run changes: its named settings and its generic `overrides`
+        (dotted keys -> values). One key given both ways with different values is an error."""
+        named = {
+            "training.grpo.total_training_steps": self.max_steps,
+            "training.model_path": self.model_path,
+            "training.profile": self.profile,
+            "ray.address": self.ray_address,
+        }
+        named = {key: value for key, value in named.items() if value is not None}
+        given = dict(self.overrides or {})
+        clashes = sorted(key for key in named.keys() & given.keys() if named[key] != given[key])
+        if clashes:
+            raise ConfigError(f"{', '.join(clashes)} set twice with different values: by a "
+                              "flow parameter and in `overrides`")
+        return {**given, **named}
 
 
-def load_run_config(
-    config_path: str,
-    kind: JudgeKind,
-    max_steps: int | None = None,
-    model_path: str | None = None,
-    profile: str | None = None,
-    ray_address: str | None = None,
-    artifacts_dir: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> ExperimentConfig:
-    """The one resolved config of a run with these parameters, checked for this flow: every
+def load_run_config(config_path: str, kind: JudgeKind, settings: RunSettings) -> ExperimentConfig:
+    """The one resolved config of a run with these settings, checked for this flow: every
     stage (data, training, evaluation, the registry's record) gets this object."""
     path = resolve_config(config_path)
-    config = load_experiment(path, run_overrides(max_steps, model_path, profile, ray_address,
-                                                 overrides))
+    config = load_experiment(path, settings.config_overrides())
     if config.training is None:
         raise ConfigError(f"{path} has no `training` section")
     actual = judge_kind(config.data)
     if actual != kind:
         raise ConfigError(f"{path} describes a {actual} judge: run {actual}-train with it, "
                           f"not {kind}-train")
-    if artifacts_dir:
-        config = config.model_copy(update={"artifacts_dir": Path(artifacts_dir).resolve()})
+    if settings.artifacts_dir:
+        config = config.model_copy(
+            update={"artifacts_dir": Path(settings.artifacts_dir).resolve()})
     return config
 
 
@@ -95,8 +97,10 @@ def config_setting(text: str) -> tuple[str, Any]:
 def stop_jobs_on_cancellation(flow: Flow, flow_run: FlowRun, state: State) -> None:
     """A cancelled run stops the Ray jobs it submitted."""
     kind: JudgeKind = "pairwise" if flow.name == "pairwise-train" else "pointwise"
-    settings = {k: v for k, v in flow_run.parameters.items() if k != "force"}
-    stop_training_jobs(load_run_config(kind=kind, **settings).ray, str(flow_run.id))
+    parameters = flow_run.parameters
+    config = load_run_config(parameters["config_path"], kind,
+                             RunSettings.model_validate(parameters))
+    stop_training_jobs(config.ray, str(flow_run.id))
 
 
 def run_cli(train: Flow[..., JudgeTrainResult], default_config: str, description: str,

@@ -15,6 +15,7 @@ from prefect import flow
 from flows.evaluate_checkpoints import evaluate_checkpoints
 from flows.judge_training import (
     JudgeTrainResult,
+    RunSettings,
     load_run_config,
     run_cli,
     stop_jobs_on_cancellation,
@@ -52,8 +53,9 @@ def pointwise_train(
 
     `overrides` sets any config key (`{"evaluation.limit": 6}`); every stage gets the
     one config this resolves to."""
-    config = load_run_config(config_path, "pointwise", max_steps, model_path, profile,
-                             ray_address, artifacts_dir, overrides)
+    config = load_run_config(config_path, "pointwise", RunSettings(
+        max_steps=max_steps, model_path=model_path, profile=profile, ray_address=ray_address,
+        artifacts_dir=artifacts_dir, overrides=overrides))
     root, spec, resources = config.artifacts_dir, config.training, config.ray.model_jobs
     verl = prepare_data(config_path, str(root), config)
     with ray_target(config.ray) as cluster:

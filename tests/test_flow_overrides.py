@@ -14,7 +14,7 @@ import yaml
 from tiny_training import TINY_TRAINING
 
 from deployments.run import parameters
-from flows.judge_training import config_setting, run_overrides
+from flows.judge_training import RunSettings, config_setting
 from flows.pointwise_train import main, pointwise_train
 from rm_core.config import load_experiment
 from rm_core.errors import ConfigError
@@ -98,10 +98,10 @@ def test_overrides_reach_nested_sections_and_free_form_mappings(tmp_path: Path) 
 
 def test_a_key_set_twice_with_different_values_is_an_error() -> None:
     steps = "training.grpo.total_training_steps"
-    same = run_overrides(1, None, None, None, {steps: 1, "evaluation.limit": 6})
+    same = RunSettings(max_steps=1, overrides={steps: 1, "evaluation.limit": 6}).config_overrides()
     assert same == {steps: 1, "evaluation.limit": 6}
     with pytest.raises(ConfigError, match=re.escape(f"{steps} set twice")):
-        run_overrides(1, None, None, None, {steps: 2})
+        RunSettings(max_steps=1, overrides={steps: 2}).config_overrides()
 
 
 def test_set_reads_values_as_yaml() -> None:
