@@ -24,6 +24,7 @@ from rm_core.config import registry_dir
 from rm_core.training.run import train_key
 from tasks.cluster import ray_target
 from tasks.evaluation import check_for_changes
+from tasks.failures import announce_failure
 from tasks.training import check_learning_signal, prepare_model, train_judge
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
@@ -35,7 +36,7 @@ DESCRIPTION = (
 
 
 @flow(name="pairwise-train", description=DESCRIPTION, log_prints=True,
-      on_cancellation=[stop_jobs_on_cancellation])
+      on_cancellation=[stop_jobs_on_cancellation], on_failure=[announce_failure])
 def pairwise_train(
     config_path: str = DEFAULT_CONFIG,
     max_steps: int | None = None,

@@ -7,13 +7,16 @@ up again, status, deployments, a deployed run through the worker, down.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import signal
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -35,6 +38,7 @@ from ray.job_submission import JobSubmissionClient
 from test_flow_pointwise_train import write_config
 from tiny_training import TINY_TRAINING
 
+from deployments.notifications import FAILED_AUTOMATION, OVERDUE_AUTOMATION
 from deployments.state import StackSettings, StackState
 from rm_core.cluster.credentials import auth_env
 from rm_core.cluster.local_head import LocalRayCluster
@@ -275,6 +279,58 @@ def test_a_run_whose_worker_died_is_taken_over_without_a_second_job(stack: Stack
                   if (other.metadata or {}).get("stage") == job.metadata["stage"]]
     assert stage_jobs == [job.submission_id], "a second job trained the same stage"
     assert ray.get_job_status(job.submission_id) == "SUCCEEDED"
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An HTTP receiver on 127.0.0.1: (its URL, the JSON bodies POSTed to it so far)."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
+def test_a_failed_training_run_notifies_once_naming_the_run_and_its_failed_task(
+        stack: StackSettings, tmp_path: Path) -> None:
+    with webhook_receiver() as (url, received):
+        for _ in range(2):  # idempotent: one automation of each kind
+            done = stack_cli("stack", "up", *options(stack), "--notify-url", url)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert f"failure notifications to {url}" in done.stdout
+        with SyncPrefectClient(stack.api_url) as client:
+            for name in (FAILED_AUTOMATION, OVERDUE_AUTOMATION):
+                assert len(client.read_automations_by_name(name)) == 1, name
+
+        config = tmp_path / "missing-source.yaml"
+        config.write_text(yaml.safe_dump({
+            "name": "missing-source", "training": TINY_TRAINING,
+            "data": {"source": {"kind": "local", "path": str(tmp_path / "gone.jsonl")}}}))
+        run = stack_cli("run", str(config), *options(stack), timeout=300)
+        assert run.returncode == 1, run.stdout + run.stderr
+        flow_run_id = run.stderr.split("/v2/runs/flow-run/")[1].split()[0]
+        with SyncPrefectClient(stack.api_url) as client:
+            name = client.read_flow_run(UUID(flow_run_id)).name
+
+        assert wait_for(lambda: received, timeout_s=120), "no notification arrived"
+        message = received[0]
+        assert f"pointwise-train run {name} Failed" in message["subject"]
+        assert "Failed task: fetch-source" in message["body"]
+        assert "gone.jsonl" in message["body"]
+        assert flow_run_id in message["body"]  # the run's UI link
+    assert len(received) == 1, received
 
 
 def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> None:
