@@ -23,6 +23,7 @@ from flows.prepare_data import prepare_data
 from rm_core.config import registry_dir
 from rm_core.training.run import train_key
 from tasks.cluster import ray_target
+from tasks.concurrency import training_slot
 from tasks.evaluation import check_for_changes
 from tasks.failures import announce_failure
 from tasks.training import check_learning_signal, prepare_model, train_judge
@@ -63,9 +64,12 @@ def pointwise_train(
                                     config.evaluation, force)
         if skipped:
             return JudgeTrainResult(skipped=skipped)
-        check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
-        trained = train_judge(spec, verl, model, config.data, cluster, root,
-                              config.ray.job_timeout_s, resources)
+        with training_slot(config) as busy:
+            if busy:
+                return JudgeTrainResult(skipped=busy)
+            check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+            trained = train_judge(spec, verl, model, config.data, cluster, root,
+                                  config.ray.job_timeout_s, resources)
         evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
                                           val_path=str(verl.val_path), base_model=model,
                                           promote=True, artifacts_dir=str(root),

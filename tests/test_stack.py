@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateName,
+    LogFilter,
+    LogFilterFlowRunId,
 )
 from prefect.states import Cancelling
 from ray.job_submission import JobSubmissionClient
@@ -131,24 +132,25 @@ def test_status_reports_components_urls_and_deployments(stack: StackSettings) ->
     assert "pointwise-train/nightly" in text
 
 
-def test_the_nightly_deployment_has_scheduled_runs_at_two_utc(stack: StackSettings) -> None:
+def nightly_runs_scheduled_at_two_utc(stack: StackSettings) -> None:
+    """The scheduler created runs of pointwise-train/nightly, each at 02:00 UTC."""
     with SyncPrefectClient(stack.api_url) as client:
         nightly = client.read_deployment_by_name("pointwise-train/nightly")
         assert nightly.pull_steps == [{"prefect.deployments.steps.set_working_directory": {
             "directory": str(Path(__file__).resolve().parents[1])}}]
-        scheduled = []
-        deadline = time.monotonic() + 120
-        while not scheduled and time.monotonic() < deadline:
-            scheduled = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])),
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                    name=FlowRunFilterStateName(any_=["Scheduled"]))))
-            time.sleep(2)
+        scheduled = wait_for(lambda: client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                name=FlowRunFilterStateName(any_=["Scheduled"])))), timeout_s=120)
     assert scheduled, "the scheduler created no runs for pointwise-train/nightly"
     for run in scheduled:
         start = run.expected_start_time
         assert start is not None and (start.hour, start.minute) == (2, 0)
         assert start.utcoffset() is not None and start.utcoffset().total_seconds() == 0
+
+
+def test_the_nightly_deployment_has_scheduled_runs_at_two_utc(stack: StackSettings) -> None:
+    nightly_runs_scheduled_at_two_utc(stack)
 
 
 def test_a_manual_run_goes_through_the_worker_to_the_stack_ray_head(
@@ -246,11 +248,26 @@ def steps(count: int) -> dict[str, Any]:
     return {**TINY_TRAINING, "grpo": {**TINY_TRAINING["grpo"], "total_training_steps": count}}
 
 
-def test_cancelling_a_running_training_run_stops_its_ray_job(stack: StackSettings,
-                                                             tmp_path: Path) -> None:
+def logged(client: SyncPrefectClient, flow_run_id: UUID, text: str) -> bool:
+    logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return any(text in log.message for log in logs)
+
+
+def test_a_second_run_of_the_experiment_waits_and_cancelling_stops_the_first_job(
+        stack: StackSettings, tmp_path: Path) -> None:
     config = write_config(tmp_path / "long.yaml", steps(500))
     run_id, ray, job = start_training(stack, config, tmp_path / "art")
     with SyncPrefectClient(stack.api_url) as client:
+        deployment = client.read_deployment_by_name("pointwise-train/manual")
+        second = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"config_path": str(config),
+                                       "artifacts_dir": str(tmp_path / "art")})
+        assert wait_for(lambda: logged(client, second.id, "is training in another run"), 600)
+        trainings = [other.submission_id for other in ray.list_jobs()
+                     if "rm_core.training.launcher" in other.entrypoint
+                     and not other.status.is_terminal()]
+        assert trainings == [job.submission_id], "two trainings of one experiment at once"
+        client.set_flow_run_state(second.id, Cancelling())
         client.set_flow_run_state(run_id, Cancelling())
     assert wait_for(lambda: ray.get_job_status(job.submission_id) == "STOPPED", 180), (
         f"Ray job {job.submission_id} still {ray.get_job_status(job.submission_id)} "
