@@ -2,8 +2,11 @@
 
     python -m deployments.stack up|down|status [--state-dir DIR] [--prefect-port N]
                                               [--ray-port N] [--json]
+                                              [--notify-url URL | --notify-block TYPE/NAME]
+                                              [--database-url URL]
 
-`up` is idempotent (components alive and healthy are kept), `down` stops the worker,
+`up` is idempotent (components alive and healthy are kept) and, given a notification
+target, sets the failure automations (deployments/notifications.py); `down` stops the worker,
 then the Ray head, then the server, by PID. Deployed flow runs submit their training
 jobs to the stack's Ray head: the worker's environment carries its address
 (RM_PIPELINE_RAY_ADDRESS) and token file (RM_PIPELINE_RAY_TOKEN_PATH).
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deployments import prefect_ops, processes
+from deployments import notifications, prefect_ops, processes
 from deployments.prefect_ops import StackError
 from deployments.state import (
     PREFECT_PORT_VAR,
@@ -36,6 +39,8 @@ from rm_core.errors import RayUnavailable
 
 SERVER_TIMEOUT_S = 180.0
 WORKER_TIMEOUT_S = 90.0
+NOTIFY_URL_VAR = "RM_NOTIFY_URL"
+DATABASE_URL_VAR = "PREFECT_API_DATABASE_CONNECTION_URL"
 # Ray's own address variables override any explicit address (the job client refuses them).
 _FOREIGN_RAY_VARS = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")
 
@@ -83,8 +88,9 @@ def _ray_healthy(head: LocalRayCluster | None) -> bool:
 # --------------------------------------------------------------------------- up
 
 
-def _start_server(settings: StackSettings, state: StackState) -> bool:
-    """Start the server unless ours runs; True if it was started now."""
+def _start_server(settings: StackSettings, state: StackState, database_url: str | None) -> bool:
+    """Start the server (on `database_url` when given, else SQLite in the state dir, or
+    whatever PREFECT_API_DATABASE_CONNECTION_URL says) unless ours runs; True if started."""
     if state.server and state.server.alive:
         _say(f"prefect server already running (pid {state.server.pid})")
         return False
@@ -92,8 +98,9 @@ def _start_server(settings: StackSettings, state: StackState) -> bool:
         raise _port_error("Prefect server", settings.prefect_port, "--prefect-port",
                           PREFECT_PORT_VAR)
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    database = {DATABASE_URL_VAR: database_url} if database_url else {}
     state.server = processes.spawn(prefect_ops.server_cmd(settings),
-                                   prefect_ops.prefect_env(settings), REPO_ROOT,
+                                   prefect_ops.prefect_env(settings, database), REPO_ROOT,
                                    settings.logs_dir / "server.log")
     state.prefect_port = settings.prefect_port
     state.deployed = None
@@ -178,12 +185,14 @@ def _check_ports(settings: StackSettings, state: StackState) -> None:
                              "run `down` first to change ports")
 
 
-def up(settings: StackSettings) -> StackState:
-    """Bring every component up (or keep it), register the deployments, print progress."""
+def up(settings: StackSettings, notify_url: str | None = None,
+       notify_block: str | None = None, database_url: str | None = None) -> StackState:
+    """Bring every component up (or keep it), register the deployments, set the failure
+    notifications when a target is given, print progress."""
     began = time.monotonic()
     state = StackState.load(settings)
     _check_ports(settings, state)
-    server_started = _start_server(settings, state)
+    server_started = _start_server(settings, state, database_url)
     _start_ray(settings, state)  # while the server boots
     if server_started:
         _wait_server(settings, state, began)
@@ -202,9 +211,24 @@ def up(settings: StackSettings) -> StackState:
         _say(f"deployments registered in {time.monotonic() - deploy_began:.1f} s")
     else:
         _say("deployments up to date")
+    _set_notifications(settings, notify_url, notify_block)
     _say(f"up in {time.monotonic() - began:.1f} s. Prefect UI {settings.ui_url}, "
          f"Ray dashboard {settings.ray_url}. Stop with `python -m deployments.stack down`.")
     return state
+
+
+def _set_notifications(settings: StackSettings, url: str | None, block: str | None) -> None:
+    url = url or (None if block else os.environ.get(NOTIFY_URL_VAR) or None)
+    if not url and not block:
+        _say(f"failure notifications off: give --notify-url URL (or {NOTIFY_URL_VAR}) or "
+             "--notify-block TYPE/NAME")
+        return
+    try:
+        notifications.ensure_notifications(settings.api_url, url, block)
+    except notifications.NotificationError as exc:
+        raise StackError(str(exc)) from None
+    _say(f"failure notifications to {url or block}: automations "
+         f"{notifications.FAILED_AUTOMATION!r}, {notifications.OVERDUE_AUTOMATION!r}")
 
 
 # --------------------------------------------------------------------------- down
@@ -309,6 +333,14 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("command", choices=["up", "down", "status"])
     add_stack_options(cli)
     cli.add_argument("--json", action="store_true", help="status as JSON")
+    cli.add_argument("--database-url", help="up: the Prefect server's database, e.g. "
+                     "postgresql+asyncpg://user:password@host:5432/prefect (default: SQLite "
+                     f"in the state dir, or ${DATABASE_URL_VAR})")
+    target = cli.add_mutually_exclusive_group()
+    target.add_argument("--notify-url", help="up: webhook that gets a JSON {subject, body} "
+                        f"when a training run fails (default ${NOTIFY_URL_VAR})")
+    target.add_argument("--notify-block", help="up: send through this saved notification "
+                        "block instead, TYPE/NAME (e.g. slack-webhook/ops)")
     return cli
 
 
@@ -326,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = StackSettings.resolve(args.state_dir, args.prefect_port, args.ray_port)
     try:
         if args.command == "up":
-            up(settings)
+            up(settings, args.notify_url, args.notify_block, args.database_url)
         elif args.command == "down":
             down(settings)
         else:

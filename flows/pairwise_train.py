@@ -24,7 +24,9 @@ from flows.prepare_data import prepare_data
 from rm_core.config import registry_dir
 from rm_core.training.run import train_key
 from tasks.cluster import ray_target
+from tasks.concurrency import training_slot
 from tasks.evaluation import check_for_changes
+from tasks.failures import announce_failure
 from tasks.training import check_learning_signal, prepare_model, train_judge
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
@@ -36,7 +38,7 @@ DESCRIPTION = (
 
 
 @flow(name="pairwise-train", description=DESCRIPTION, log_prints=True,
-      on_cancellation=[stop_jobs_on_cancellation])
+      on_cancellation=[stop_jobs_on_cancellation], on_failure=[announce_failure])
 def pairwise_train(
     config_path: str = DEFAULT_CONFIG,
     max_steps: int | None = None,
@@ -63,9 +65,12 @@ def pairwise_train(
                                     config.evaluation, force)
         if skipped:
             return JudgeTrainResult(skipped=skipped)
-        check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
-        trained = train_judge(spec, verl, model, config.data, cluster, root,
-                              config.ray.job_timeout_s, resources)
+        with training_slot(config) as busy:
+            if busy:
+                return JudgeTrainResult(skipped=busy)
+            check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+            trained = train_judge(spec, verl, model, config.data, cluster, root,
+                                  config.ray.job_timeout_s, resources)
         evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),
                                           val_path=str(verl.val_path), base_model=model,
                                           promote=True, artifacts_dir=str(root),

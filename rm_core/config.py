@@ -152,6 +152,8 @@ class ExperimentConfig(Strict):
     evaluation: EvaluationSettings = EvaluationSettings()
     # A factory: the default address is read from the environment when a config loads.
     ray: RayConfig = Field(default_factory=RayConfig)
+    # A second run of this experiment while one trains: wait for it, or end as skipped.
+    when_busy: Literal["wait", "skip"] = "wait"
 
     @model_validator(mode="after")
     def _judge_as_trained(self) -> ExperimentConfig:

@@ -7,13 +7,15 @@ up again, status, deployments, a deployed run through the worker, down.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import signal
 import socket
-import time
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,12 +31,15 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateName,
+    LogFilter,
+    LogFilterFlowRunId,
 )
 from prefect.states import Cancelling
 from ray.job_submission import JobSubmissionClient
 from test_flow_pointwise_train import write_config
 from tiny_training import TINY_TRAINING
 
+from deployments.notifications import FAILED_AUTOMATION, OVERDUE_AUTOMATION
 from deployments.state import StackSettings, StackState
 from rm_core.cluster.credentials import auth_env
 from rm_core.cluster.local_head import LocalRayCluster
@@ -127,24 +132,25 @@ def test_status_reports_components_urls_and_deployments(stack: StackSettings) ->
     assert "pointwise-train/nightly" in text
 
 
-def test_the_nightly_deployment_has_scheduled_runs_at_two_utc(stack: StackSettings) -> None:
+def nightly_runs_scheduled_at_two_utc(stack: StackSettings) -> None:
+    """The scheduler created runs of pointwise-train/nightly, each at 02:00 UTC."""
     with SyncPrefectClient(stack.api_url) as client:
         nightly = client.read_deployment_by_name("pointwise-train/nightly")
         assert nightly.pull_steps == [{"prefect.deployments.steps.set_working_directory": {
             "directory": str(Path(__file__).resolve().parents[1])}}]
-        scheduled = []
-        deadline = time.monotonic() + 120
-        while not scheduled and time.monotonic() < deadline:
-            scheduled = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])),
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                    name=FlowRunFilterStateName(any_=["Scheduled"]))))
-            time.sleep(2)
+        scheduled = wait_for(lambda: client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[nightly.id])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                name=FlowRunFilterStateName(any_=["Scheduled"])))), timeout_s=120)
     assert scheduled, "the scheduler created no runs for pointwise-train/nightly"
     for run in scheduled:
         start = run.expected_start_time
         assert start is not None and (start.hour, start.minute) == (2, 0)
         assert start.utcoffset() is not None and start.utcoffset().total_seconds() == 0
+
+
+def test_the_nightly_deployment_has_scheduled_runs_at_two_utc(stack: StackSettings) -> None:
+    nightly_runs_scheduled_at_two_utc(stack)
 
 
 def test_a_manual_run_goes_through_the_worker_to_the_stack_ray_head(
@@ -242,11 +248,26 @@ def steps(count: int) -> dict[str, Any]:
     return {**TINY_TRAINING, "grpo": {**TINY_TRAINING["grpo"], "total_training_steps": count}}
 
 
-def test_cancelling_a_running_training_run_stops_its_ray_job(stack: StackSettings,
-                                                             tmp_path: Path) -> None:
+def logged(client: SyncPrefectClient, flow_run_id: UUID, text: str) -> bool:
+    logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return any(text in log.message for log in logs)
+
+
+def test_a_second_run_of_the_experiment_waits_and_cancelling_stops_the_first_job(
+        stack: StackSettings, tmp_path: Path) -> None:
     config = write_config(tmp_path / "long.yaml", steps(500))
     run_id, ray, job = start_training(stack, config, tmp_path / "art")
     with SyncPrefectClient(stack.api_url) as client:
+        deployment = client.read_deployment_by_name("pointwise-train/manual")
+        second = client.create_flow_run_from_deployment(
+            deployment.id, parameters={"config_path": str(config),
+                                       "artifacts_dir": str(tmp_path / "art")})
+        assert wait_for(lambda: logged(client, second.id, "is training in another run"), 600)
+        trainings = [other.submission_id for other in ray.list_jobs()
+                     if "rm_core.training.launcher" in other.entrypoint
+                     and not other.status.is_terminal()]
+        assert trainings == [job.submission_id], "two trainings of one experiment at once"
+        client.set_flow_run_state(second.id, Cancelling())
         client.set_flow_run_state(run_id, Cancelling())
     assert wait_for(lambda: ray.get_job_status(job.submission_id) == "STOPPED", 180), (
         f"Ray job {job.submission_id} still {ray.get_job_status(job.submission_id)} "
@@ -275,6 +296,58 @@ def test_a_run_whose_worker_died_is_taken_over_without_a_second_job(stack: Stack
                   if (other.metadata or {}).get("stage") == job.metadata["stage"]]
     assert stage_jobs == [job.submission_id], "a second job trained the same stage"
     assert ray.get_job_status(job.submission_id) == "SUCCEEDED"
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An HTTP receiver on 127.0.0.1: (its URL, the JSON bodies POSTed to it so far)."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
+def test_a_failed_training_run_notifies_once_naming_the_run_and_its_failed_task(
+        stack: StackSettings, tmp_path: Path) -> None:
+    with webhook_receiver() as (url, received):
+        for _ in range(2):  # idempotent: one automation of each kind
+            done = stack_cli("stack", "up", *options(stack), "--notify-url", url)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert f"failure notifications to {url}" in done.stdout
+        with SyncPrefectClient(stack.api_url) as client:
+            for name in (FAILED_AUTOMATION, OVERDUE_AUTOMATION):
+                assert len(client.read_automations_by_name(name)) == 1, name
+
+        config = tmp_path / "missing-source.yaml"
+        config.write_text(yaml.safe_dump({
+            "name": "missing-source", "training": TINY_TRAINING,
+            "data": {"source": {"kind": "local", "path": str(tmp_path / "gone.jsonl")}}}))
+        run = stack_cli("run", str(config), *options(stack), timeout=300)
+        assert run.returncode == 1, run.stdout + run.stderr
+        flow_run_id = run.stderr.split("/v2/runs/flow-run/")[1].split()[0]
+        with SyncPrefectClient(stack.api_url) as client:
+            name = client.read_flow_run(UUID(flow_run_id)).name
+
+        assert wait_for(lambda: received, timeout_s=120), "no notification arrived"
+        message = received[0]
+        assert f"pointwise-train run {name} Failed" in message["subject"]
+        assert "Failed task: fetch-source" in message["body"]
+        assert "gone.jsonl" in message["body"]
+        assert flow_run_id in message["body"]  # the run's UI link
+    assert len(received) == 1, received
 
 
 def test_down_stops_every_process_and_frees_the_ports(stack: StackSettings) -> None:
