@@ -141,11 +141,13 @@ def test_json_value_that_is_not_an_object_is_quarantined(
     ingest: Ingest,
     make_pointwise_row: Callable[..., Row],
 ) -> None:
-    """A jsonl line holding a list instead of an object is a bad row, not a crash."""
+    """A jsonl line holding a list instead of an object is a bad row, not a crash, and
+    its quarantine record keeps what the line held."""
     rows = _with_bad_row(make_pointwise_row, "[1, 2, 3]")
     result, quarantine = ingest(rows)
     assert list(quarantine) == [3]
     assert "row is a JSON list, expected an object" in quarantine[3]["reason"]
+    assert quarantine[3]["record"] == "[1, 2, 3]"  # the row as written, not null fields
     assert result.sample_rows == GOOD_ROWS
 
 

@@ -271,7 +271,7 @@ def _json_batches(
         for name, source in wanted.items():
             values[name].append(record.get(source) if isinstance(record, dict) else None)
         errors.append(error)
-        lines.append(str(record) if isinstance(record, Unparsable) else None)
+        lines.append(_as_written(record))
         if len(errors) == batch_rows:
             _require_columns(path, wanted, seen_columns)
             yield first_row, values, errors, lines
@@ -280,6 +280,14 @@ def _json_batches(
     if errors:
         _require_columns(path, wanted, seen_columns)
         yield first_row, values, errors, lines
+
+
+def _as_written(record: Any) -> str | None:
+    """The raw text kept for a row that is not a JSON object (unparsable, a list, a
+    number...): its quarantine record must show what was there."""
+    if isinstance(record, Unparsable):
+        return str(record)
+    return None if isinstance(record, dict) else json.dumps(record, ensure_ascii=False)
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[Any, str | None]]:
