@@ -15,6 +15,7 @@ from rm_core.config import REPO_ROOT, ExperimentConfig, load_experiment
 from rm_core.data.stage import VerlResult
 from rm_core.errors import RmPipelineError
 from tasks.data import build_verl_rows, fetch_source, ingest_rows, split_samples
+from tasks.lineage import file_asset, record_asset, source_asset
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
 
@@ -39,7 +40,11 @@ def prepare_data(config_path: str = DEFAULT_CONFIG, artifacts_dir: str | None = 
     fetched = fetch_source(config.data.source, root)
     ingested = ingest_rows(fetched, config.data, root)
     split = split_samples(ingested, config.data, root)
-    return build_verl_rows(split, config.data, root)
+    verl = build_verl_rows(split, config.data, root)
+    record_asset(file_asset(verl.dir), "verl-dataset", [source_asset(fetched)],
+                 {"source_sha256": fetched.fingerprint, "train_rows": verl.train_rows,
+                  "val_rows": verl.val_rows})
+    return verl
 
 
 def main(argv: list[str] | None = None) -> int:

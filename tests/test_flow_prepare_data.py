@@ -11,6 +11,7 @@ from uuid import UUID
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import wait_for
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -33,7 +34,22 @@ def task_states(flow_run_id: UUID) -> dict[str, str]:
             runs = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
             )
-        return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs}
+        return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs
+                if not run.name.startswith("asset-")}
+
+    return asyncio.run(read())
+
+
+def asset_events(flow_run_id: UUID) -> list[dict[str, Any]]:
+    """The asset materialization events of a flow run, read back through the events API."""
+
+    async def read() -> list[dict[str, Any]]:
+        query = {"filter": {"event": {"name": ["prefect.asset.materialization.succeeded"]},
+                            "related": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+                            "occurred": {"since": "2020-01-01T00:00:00Z"}}, "limit": 50}
+        async with get_client() as client:
+            response = await client.request("POST", "/events/filter", json=query)
+        return response.json()["events"]
 
     return asyncio.run(read())
 
@@ -93,6 +109,19 @@ def test_second_run_is_fully_cached_and_writes_nothing(tmp_path: Path) -> None:
     assert states == dict.fromkeys(STAGES, "Cached")
     assert second.result().train_path == result.train_path
     assert file_times(tmp_path) == before
+
+
+def test_the_verl_dataset_is_an_asset_made_from_the_source(tmp_path: Path) -> None:
+    state, _ = run(DEFAULT_CONFIG, tmp_path)
+    verl = state.result()
+    events = wait_for(lambda: asset_events(state.state_details.flow_run_id), timeout_s=60)
+    assert events, "no asset materialization event"
+    (event,) = events
+    assert event["resource"]["prefect.resource.id"] == f"file://{verl.dir}"
+    upstream = [related["prefect.resource.id"] for related in event["related"]
+                if related.get("prefect.resource.role") == "asset"]
+    assert upstream == [f"file://{SAMPLE_FILES['helpsteer2']}"]
+    assert event["payload"]["val_rows"] == verl.val_rows
 
 
 def test_changed_split_seed_recomputes_only_split_and_verl(tmp_path: Path) -> None:
