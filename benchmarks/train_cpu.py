@@ -8,8 +8,8 @@ It runs the default job without Prefect, the way `tests/test_training_job.py` do
 data stage on the embedded sample (answer prefix `<score>`), SmolLM2-135M-Instruct
 converted by `rm_core.embedded_models.smollm2_hf`, 4 prompts x rollout n 4 a step, for
 `--steps` steps without validation or wandb, submitted as a Ray job to a private
-`LocalRayCluster`. Two settings, interleaved (`--rounds` times: today, then the
-profile), on the same data in the same order (verl's seeded shuffle), so the same
+`LocalRayCluster`. Two settings, interleaved (`--rounds` times: the profile, then
+today's), on the same data in the same order (verl's seeded shuffle), so the same
 prompts every step:
 
 * **today**: the settings before `rm_core.training.cpu_steps`: prompts left-padded to
@@ -53,14 +53,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
-from rm_core.artifacts import is_complete, read_result  # noqa: E402
+from rm_core.artifacts import is_complete  # noqa: E402
 from rm_core.cluster.job_log import follow  # noqa: E402
 from rm_core.cluster.jobs import raise_for_status, submit_or_attach  # noqa: E402
 from rm_core.cluster.local_head import LocalRayCluster  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
 from rm_core.data import stage as data_stage  # noqa: E402
 from rm_core.data.sources import fetch  # noqa: E402
-from rm_core.embedded_models import smollm2_hf  # noqa: E402
+from rm_core.embedded_models import build_tiny_qwen2, smollm2_hf  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.job import training_job  # noqa: E402
 from rm_core.training.monitor import iter_metrics  # noqa: E402
@@ -92,6 +92,8 @@ ROLLOUT_N, PROMPTS, MICRO_BATCH = 4, 4, 4
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2, help="steps per job")
+    parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2",
+                        help="tiny: the random tiny Qwen2, to check the script in a minute")
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of (today, cpu profile) jobs")
     parser.add_argument("--work-dir", type=Path,
@@ -206,8 +208,9 @@ class JobLog:
             if "timing_s/step" in metrics:
                 self.steps.append(metrics)
                 self.arrivals.append(time.perf_counter())
-                print(f"step {int(metrics['step'])}: {metrics['timing_s/step']:.1f} s",
-                      flush=True)
+                phases = ", ".join(f"{title} {metrics.get(key, 0.0):.1f}"
+                                   for title, key in PHASES.items())
+                print(f"step {int(metrics['step'])}: {phases}", flush=True)
 
 
 def model_cache(args: argparse.Namespace) -> Path:
@@ -358,19 +361,22 @@ def comparison(jobs: list[Job], plain: PlainUpdate) -> tuple[list[dict[str, Any]
 def main() -> None:
     args = parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    model = smollm2_hf(model_cache(args))
-    parameters = int(read_result(model)["parameters"])
+    if args.model == "tiny":
+        model = build_tiny_qwen2(args.work_dir / "tiny-qwen2")
+    else:
+        model = smollm2_hf(model_cache(args))
     data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
     ingested = data_stage.ingest(fetch(data.source, args.work_dir), data, args.work_dir)
     verl = data_stage.to_verl(data_stage.split(ingested, data, args.work_dir), data,
                               args.work_dir)
     load_before = os.getloadavg()[0]
     peaks = {name: matmul_gflops(name) for name in ("float32", "bfloat16")}
-    jobs = [run_job(args, model, verl, data, name)
-            for _ in range(args.rounds) for name in SETTINGS]
+    jobs = [run_job(args, model, verl, data, name)  # the profile first: it is the quicker
+            for _ in range(args.rounds) for name in reversed(SETTINGS)]
     plain = PlainUpdate(model)
     means, compared = comparison(jobs, plain)
-    print(f"\nSmolLM2-135M ({parameters:,} parameters), {PROMPTS} prompts x n {ROLLOUT_N}, "
+    parameters = sum(weight.numel() for weight in plain.model.parameters())
+    print(f"\n{model.name} ({parameters:,} parameters), {PROMPTS} prompts x n {ROLLOUT_N}, "
           f"{args.steps} steps x {args.rounds} round(s) per setting, "
           f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, 1-min load average "
           f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after; matmul "
