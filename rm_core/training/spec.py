@@ -65,7 +65,7 @@ class GpuSettings(Strict):
 
 class CpuSettings(Strict):
     """Threads each training process may use on the cpu profile, and the work a step skips
-    (`rm_core.training.cpu_steps`; all on by default, each measured in benchmarks/)."""
+    (`rm_core.training.cpu_steps`; all on by default, compared in benchmarks/train_cpu.py)."""
 
     threads: int = Field(2, gt=0)
     trim_padding: bool = Field(True, description="pad prompts and responses per batch, "
