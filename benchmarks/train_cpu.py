@@ -1,27 +1,36 @@
-"""Benchmark of one CPU GRPO job of the embedded default: SmolLM2-135M on the sample data.
+"""Benchmark of CPU GRPO steps of the embedded default: today's settings vs the cpu profile.
 
 Run on demand, it is not a test (one SmolLM2 job at a time: it peaks at ~14 GB RSS):
 
-    python benchmarks/train_cpu.py [--steps 2] [--work-dir DIR] [--model-cache DIR]
+    python benchmarks/train_cpu.py [--steps 2] [--rounds 1] [--work-dir DIR] [--model-cache DIR]
 
 It runs the default job without Prefect, the way `tests/test_training_job.py` does: the
 data stage on the embedded sample (answer prefix `<score>`), SmolLM2-135M-Instruct
-converted by `rm_core.embedded_models.smollm2_hf`, the cpu profile (rollout n 4, 4 prompts a step,
-64 response tokens) for `--steps` steps without validation or wandb, submitted as a Ray
-job to a private `LocalRayCluster`. The job's log is streamed by Ray's log tail, which
-polls the log file every second, so the time to the first `step:1` line is accurate to
-about a second. The previous run's checkpoints are deleted first.
+converted by `rm_core.embedded_models.smollm2_hf`, 4 prompts x rollout n 4 a step, for
+`--steps` steps without validation or wandb, submitted as a Ray job to a private
+`LocalRayCluster`. Two settings, interleaved (`--rounds` times: the profile, then
+today's), on the same data in the same order (verl's seeded shuffle), so the same
+prompts every step:
 
-It prints a markdown table per step of verl's own timings (`timing_s/*`), the CPU
-seconds the job's processes used meanwhile (and so how many of the 2 cores it got on a
-shared machine), tokens (`perf/total_num_tokens`, prompt + response) and tokens/s, then
-a summary: time to the first step, peak memory of the job (the sum over every process of
-the Ray head, job driver included, sampled every second: RSS, and PSS at the RSS peak,
-which counts shared pages once) and the model-FLOPs utilisation of the actor update,
-6 x parameters x tokens / update seconds (attention FLOPs ignored), against this
-machine's matmul throughput measured before and after the job (1024 x 1024, 2 threads,
-best of the two). verl computes the actor in bf16 (FSDP mixed precision, fp32 master
-weights), so both fp32 and bf16 peaks are given.
+* **today**: the settings before `rm_core.training.cpu_steps`: prompts left-padded to
+  1024 tokens, responses to 64, no stop at the closing tag, every group updated;
+* **cpu profile**: the profile's defaults (per-batch padding, stop at `</score>`,
+  uniform groups left out of the update).
+
+Then, in this process, the actor update of each profile step is compared with a plain
+PyTorch step of the same model on as many rows of the same width (the step's longest
+prompt + longest response, random token ids: the cost does not depend on them):
+forward + backward in micro-batches of 4 under bf16 autocast with fp32 master weights
+(as verl's FSDP mixed precision computes), then AdamW.
+
+It prints, per job and step, verl's own timings (`timing_s/*`), the CPU seconds the
+job's processes used meanwhile (and so how many of the 2 cores it got on a shared
+machine), tokens (`perf/total_num_tokens`, prompt + response) and the kept groups;
+per job the peak memory (the sum over every process of the Ray head, job driver
+included, sampled every second: RSS, and PSS at the RSS peak); then the comparison of
+the mean phases and the update against plain PyTorch, with the targets (step <= 0.5x
+today's, update <= 1.5x plain). The job's log is streamed by Ray's log tail, which polls
+every second. The previous run's checkpoints are deleted first.
 """
 
 from __future__ import annotations
@@ -44,14 +53,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.headline import headline  # noqa: E402
-from rm_core.artifacts import is_complete, read_result  # noqa: E402
+from rm_core.artifacts import is_complete  # noqa: E402
 from rm_core.cluster.job_log import follow  # noqa: E402
 from rm_core.cluster.jobs import raise_for_status, submit_or_attach  # noqa: E402
 from rm_core.cluster.local_head import LocalRayCluster  # noqa: E402
 from rm_core.config import DataConfig, TemplateConfig  # noqa: E402
 from rm_core.data import stage as data_stage  # noqa: E402
 from rm_core.data.sources import fetch  # noqa: E402
-from rm_core.embedded_models import smollm2_hf  # noqa: E402
+from rm_core.embedded_models import build_tiny_qwen2, smollm2_hf  # noqa: E402
 from rm_core.training import run  # noqa: E402
 from rm_core.training.job import training_job  # noqa: E402
 from rm_core.training.monitor import iter_metrics  # noqa: E402
@@ -63,18 +72,30 @@ MODEL_FOLDER = "SmolLM2-135M-Instruct-hf"
 THREADS = 2
 GB = 1e9
 PHASES = {
-    "generation s": "timing_s/gen",
+    "generate s": "timing_s/gen",
     "old log-prob s": "timing_s/old_log_prob",
     "ref s": "timing_s/ref",
     "update s": "timing_s/update_actor",
     "save s": "timing_s/save_checkpoint",
     "step s": "timing_s/step",
 }
+# The settings before rm_core.training.cpu_steps, against the cpu profile's defaults.
+SETTINGS: dict[str, dict[str, Any]] = {
+    "today": {"grpo": {"max_prompt_length": 1024, "max_response_length": 64},
+              "cpu": {"trim_padding": False, "stop_at_answer": False,
+                      "drop_uniform_groups": False}},
+    "cpu profile": {"grpo": {}, "cpu": {}},
+}
+ROLLOUT_N, PROMPTS, MICRO_BATCH = 4, 4, 4
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=2, help="steps per job")
+    parser.add_argument("--model", choices=("smollm2", "tiny"), default="smollm2",
+                        help="tiny: the random tiny Qwen2, to check the script in a minute")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of (today, cpu profile) jobs")
     parser.add_argument("--work-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "rm-bench-train")
     parser.add_argument("--model-cache", type=Path, default=None,
@@ -99,11 +120,6 @@ def matmul_gflops(dtype_name: str, size: int = 1024, seconds: float = 3.0) -> fl
         torch.matmul(a, b)
         count += 1
     return 2 * size**3 * count / elapsed / 1e9
-
-
-def matmul_peaks() -> dict[str, float]:
-    """fp32 and bf16 matmul GFLOP/s right now."""
-    return {name: matmul_gflops(name) for name in ("float32", "bfloat16")}
 
 
 @dataclass
@@ -192,8 +208,9 @@ class JobLog:
             if "timing_s/step" in metrics:
                 self.steps.append(metrics)
                 self.arrivals.append(time.perf_counter())
-                print(f"step {int(metrics['step'])}: {metrics['timing_s/step']:.1f} s",
-                      flush=True)
+                phases = ", ".join(f"{title} {metrics.get(key, 0.0):.1f}"
+                                   for title, key in PHASES.items())
+                print(f"step {int(metrics['step'])}: {phases}", flush=True)
 
 
 def model_cache(args: argparse.Namespace) -> Path:
@@ -205,25 +222,32 @@ def model_cache(args: argparse.Namespace) -> Path:
     return args.work_dir / "models"
 
 
-def default_spec(steps: int) -> TrainSpec:
-    """The embedded-default cpu job, `steps` steps, no validation, no wandb."""
-    grpo = {"rollout_n": 4, "train_batch_size": 4, "max_response_length": 64,
-            "total_training_steps": steps}
-    return TrainSpec(grpo=grpo, test_freq=-1, val_before_train=False,
+def bench_spec(steps: int, settings: dict[str, Any]) -> TrainSpec:
+    """The embedded-default cpu job under `settings`, `steps` steps, no validation/wandb."""
+    grpo = {"rollout_n": ROLLOUT_N, "train_batch_size": PROMPTS,
+            "total_training_steps": steps, **settings["grpo"]}
+    return TrainSpec(grpo=grpo, cpu=settings["cpu"], test_freq=-1, val_before_train=False,
                      wandb={"enabled": False})
 
 
-def run_job(args: argparse.Namespace, model: Path) -> tuple[JobLog, ProcessSampler]:
-    """Data stage, then the job on a fresh private Ray head, its processes sampled."""
-    data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
-    ingested = data_stage.ingest(fetch(data.source, args.work_dir), data, args.work_dir)
-    verl = data_stage.to_verl(data_stage.split(ingested, data, args.work_dir), data,
-                              args.work_dir)
-    spec = default_spec(args.steps)
+@dataclass
+class Job:
+    """One finished job: its settings' name, step metrics and sampled processes."""
+
+    name: str
+    log: JobLog
+    sampler: ProcessSampler
+
+
+def run_job(args: argparse.Namespace, model: Path, verl: Any, data: DataConfig,
+            name: str) -> Job:
+    """The job of `SETTINGS[name]` on a fresh private Ray head, its processes sampled."""
+    spec = bench_spec(args.steps, SETTINGS[name])
     out = args.work_dir / "run"
     shutil.rmtree(out, ignore_errors=True)
     paths = run.run_paths(spec, verl, model, out, data)
     job = training_job(spec, paths, f"bench-train-{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"--- {name}", flush=True)
     with LocalRayCluster(num_cpus=THREADS) as cluster, ProcessSampler(cluster) as sampler:
         client = cluster.client()
         log = JobLog(submitted=time.perf_counter())
@@ -232,29 +256,57 @@ def run_job(args: argparse.Namespace, model: Path) -> tuple[JobLog, ProcessSampl
         status = follow(client, job.submission_id, log.feed, status_every_s=1)
         log.ended = time.perf_counter()
         raise_for_status(client, job.submission_id, status)
-    return log, sampler
+    return Job(name, log, sampler)
+
+
+# --------------------------------------------------------------------------- plain PyTorch
+
+
+class PlainUpdate:
+    """A plain PyTorch actor update of the same model: fp32 weights and AdamW, forward and
+    backward under bf16 autocast in micro-batches of `MICRO_BATCH`, one optimizer step."""
+
+    def __init__(self, model_path: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        torch.set_num_threads(THREADS)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, torch_dtype=torch.float32)
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-6)
+
+    def seconds(self, rows: int, width: int, repeats: int = 3) -> float:
+        """Best of `repeats` update steps over `rows` sequences of `width` tokens."""
+        import torch
+
+        vocab = self.model.config.vocab_size
+        times = []
+        for _ in range(repeats + 1):  # the first one warms up
+            started = time.perf_counter()
+            for first in range(0, rows, MICRO_BATCH):
+                ids = torch.randint(vocab, (min(MICRO_BATCH, rows - first), width))
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    loss = self.model(input_ids=ids, labels=ids).loss
+                (loss * len(ids) / rows).backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            times.append(time.perf_counter() - started)
+        return min(times[1:])
 
 
 # --------------------------------------------------------------------------- report
 
 
-def step_row(metrics: dict[str, float], arrived: float, sampler: ProcessSampler,
-             parameters: int) -> dict[str, Any]:
-    """verl's timings, CPU use, tokens, tokens/s and update GFLOP/s of one step."""
-    row: dict[str, Any] = {"step": int(metrics["step"])}
+def step_row(job: Job, metrics: dict[str, float], arrived: float) -> dict[str, Any]:
+    """verl's timings, CPU use, tokens and kept groups of one step."""
+    row: dict[str, Any] = {"job": job.name, "step": int(metrics["step"])}
     row |= {title: metrics.get(key, 0.0) for title, key in PHASES.items()}
-    row["job CPU s"] = sampler.cpu_between(arrived - row["step s"], arrived)
+    row["job CPU s"] = job.sampler.cpu_between(arrived - row["step s"], arrived)
     row["cores busy"] = row["job CPU s"] / row["step s"]
-    tokens = metrics.get("perf/total_num_tokens", metrics.get("global_seqlen/mean", 0.0))
-    row["tokens"] = tokens
-    row["tokens/s"] = tokens / row["step s"]
-    row["update GFLOP/s"] = 6 * parameters * tokens / row["update s"] / 1e9
+    row["tokens"] = metrics.get("perf/total_num_tokens", 0.0)
+    row["width"] = int(metrics.get("prompt_length/max", 0) + metrics.get("response_length/max", 0))
+    row["groups kept"] = int(metrics.get("dynamic_sampling/kept_groups", PROMPTS))
     return row
-
-
-def mean_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {key: "mean" if key == "step" else statistics.mean(row[key] for row in rows)
-            for key in rows[0]}
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -268,48 +320,83 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def summary(log: JobLog, sampler: ProcessSampler, update_gflops: float,
-            peaks: dict[str, float]) -> list[dict[str, str]]:
-    """The headline figures, one row each."""
-    assert log.ended is not None
-    first_step_s = log.arrivals[0] - log.submitted
-    figures = {
-        "time to first step (submit -> `step:1` line)": f"{first_step_s:.0f} s",
-        "- of which start-up (before step 1 began)":
-            f"{first_step_s - log.steps[0]['timing_s/step']:.0f} s",
-        "job wall time (submit -> end)": f"{log.ended - log.submitted:.0f} s",
-        "peak RSS, sum over the job's processes": f"{sampler.peak_rss / GB:.1f} GB",
-        "PSS at that peak (shared pages once)": f"{sampler.pss_at_peak / GB:.1f} GB",
-        f"fp32 matmul, {THREADS} threads": f"{peaks['float32']:.0f} GFLOP/s",
-        f"bf16 matmul, {THREADS} threads": f"{peaks['bfloat16']:.0f} GFLOP/s",
-        "actor update, 6 x params x tokens / update s": f"{update_gflops:.1f} GFLOP/s",
-        "MFU of the update vs fp32 matmul": f"{update_gflops / peaks['float32']:.1%}",
-        "MFU of the update vs bf16 matmul": f"{update_gflops / peaks['bfloat16']:.1%}",
-    }
-    return [{"figure": name, "value": value} for name, value in figures.items()]
+def padded_width(job: Job, metrics: dict[str, float]) -> int:
+    """Positions each row of the step's passes covers: today's are padded to the limits."""
+    if job.name == "today":
+        grpo = SETTINGS["today"]["grpo"]
+        return grpo["max_prompt_length"] + grpo["max_response_length"]
+    return int(metrics.get("prompt_length/max", 0) + metrics.get("response_length/max", 0))
+
+
+def comparison(jobs: list[Job], plain: PlainUpdate) -> tuple[list[dict[str, Any]], dict]:
+    """Mean phases per setting, and each profile step's update against plain PyTorch."""
+    means = []
+    for name in SETTINGS:
+        steps = [m for job in jobs if job.name == name for m in job.log.steps]
+        row: dict[str, Any] = {"setting": name}
+        row |= {title: statistics.mean(m.get(key, 0.0) for m in steps)
+                for title, key in PHASES.items()}
+        row["positions / row"] = statistics.mean(padded_width(job, m) for job in jobs
+                                                 if job.name == name for m in job.log.steps)
+        row["peak RSS GB"] = max(job.sampler.peak_rss for job in jobs if job.name == name) / GB
+        means.append(row)
+    ratio = {title: means[1][title] / means[0][title] if means[0][title] else float("nan")
+             for title in PHASES}
+    means.append({"setting": "profile / today", **{t: f"{v:.2f}x" for t, v in ratio.items()},
+                  **{key: f"{means[1][key] / means[0][key]:.2f}x"
+                     for key in ("positions / row", "peak RSS GB")}})
+    updates = []
+    for job in (job for job in jobs if job.name == "cpu profile"):
+        for metrics in job.log.steps:
+            rows = int(metrics.get("dynamic_sampling/kept_groups", PROMPTS)) * ROLLOUT_N
+            width = padded_width(job, metrics)
+            plain_s = plain.seconds(rows, width) if rows else 0.0
+            verl_s = metrics.get("timing_s/update_actor", 0.0)
+            updates.append({"step": int(metrics["step"]), "rows updated": rows,
+                            "width": width, "verl update s": verl_s, "plain PyTorch s": plain_s,
+                            "ratio": f"{verl_s / plain_s:.2f}x" if plain_s else "skipped"})
+    return means, {"updates": updates, "step ratio": ratio["step s"]}
 
 
 def main() -> None:
     args = parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    model = smollm2_hf(model_cache(args))
-    parameters = int(read_result(model)["parameters"])
-    load_before, before = os.getloadavg()[0], matmul_peaks()
-    log, sampler = run_job(args, model)
-    peaks = {name: max(gflops, before[name]) for name, gflops in matmul_peaks().items()}
-    rows = [step_row(metrics, arrived, sampler, parameters)
-            for metrics, arrived in zip(log.steps, log.arrivals, strict=True)]
-    rows.append(mean_row(rows))
-    print(f"\nSmolLM2-135M ({parameters:,} parameters), {len(log.steps)} GRPO steps, "
+    if args.model == "tiny":
+        model = build_tiny_qwen2(args.work_dir / "tiny-qwen2")
+    else:
+        model = smollm2_hf(model_cache(args))
+    data = DataConfig(template=TemplateConfig(answer_prefix="<score>"))
+    ingested = data_stage.ingest(fetch(data.source, args.work_dir), data, args.work_dir)
+    verl = data_stage.to_verl(data_stage.split(ingested, data, args.work_dir), data,
+                              args.work_dir)
+    load_before = os.getloadavg()[0]
+    peaks = {name: matmul_gflops(name) for name in ("float32", "bfloat16")}
+    jobs = [run_job(args, model, verl, data, name)  # the profile first: it is the quicker
+            for _ in range(args.rounds) for name in reversed(SETTINGS)]
+    plain = PlainUpdate(model)
+    means, compared = comparison(jobs, plain)
+    parameters = sum(weight.numel() for weight in plain.model.parameters())
+    print(f"\n{model.name} ({parameters:,} parameters), {PROMPTS} prompts x n {ROLLOUT_N}, "
+          f"{args.steps} steps x {args.rounds} round(s) per setting, "
           f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, 1-min load average "
-          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after\n")
-    print(markdown(rows))
+          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after; matmul "
+          f"{peaks['float32']:.0f} GFLOP/s fp32, {peaks['bfloat16']:.0f} bf16\n")
+    print(markdown([step_row(job, m, arrived) for job in jobs
+                    for m, arrived in zip(job.log.steps, job.log.arrivals, strict=True)]))
     print()
-    print(markdown(summary(log, sampler, rows[-1]["update GFLOP/s"], peaks)))
-    headline("train_cpu", "s per GRPO step (mean)", f"{rows[-1]['step s']:.1f} s")
-    mfu = rows[-1]["update GFLOP/s"] / peaks["float32"]
-    headline("train_cpu", "actor update MFU", f"{mfu:.1%}",
-             f"{peaks['float32']:.0f} GFLOP/s fp32 matmul")
+    print(markdown(means))
+    print()
+    print(markdown(compared["updates"]))
+    step_ratio = compared["step ratio"]
+    update_ratios = [u["verl update s"] / u["plain PyTorch s"] for u in compared["updates"]
+                     if u["plain PyTorch s"]]
+    headline("train_cpu", "s per GRPO step, cpu profile (mean)",
+             f"{means[1]['step s']:.1f} s", f"{means[0]['step s']:.1f} s today",
+             "<= 0.5x today", "PASS" if step_ratio <= 0.5 else "MISS")
+    if update_ratios:
+        worst = max(update_ratios)
+        headline("train_cpu", "actor update / plain PyTorch step (worst step)", f"{worst:.2f}x",
+                 "bf16 autocast, fp32 AdamW", "<= 1.5x", "PASS" if worst <= 1.5 else "MISS")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
     assert all(0 <= row["parse rate"] <= 1 and 0 <= row["acc"] <= row["parse rate"]
                for row in result.metrics)
     assert all(0 <= row["abs error"] <= 4 for row in result.metrics)
+    # the cpu profile leaves uniform prompt groups out of the update and says how many it kept
+    assert all(0 <= row["groups kept"] <= 4 for row in result.metrics)
     assert any("using customized reward function 'compute_score'" in line for line in lines)
     assert any("Using dataset class: JudgeRLDataset" in line for line in lines)
     # W&B (offline) is finished when training returns, not at exit after its service died
@@ -61,6 +63,35 @@ def test_grpo_job_succeeds_saves_checkpoints_that_merge_into_a_loadable_model(
 
     again = run.train(spec, paths, out, cluster.client(), "test-ok", monitor, lines.extend)
     assert again == result  # a finished stage is not trained twice
+
+
+def test_a_lora_checkpoint_merges_into_a_model_that_judges_unlike_the_base(
+    cluster: LocalRayCluster, workspace: dict
+) -> None:
+    # verl's merger writes the base weights plus an adapter with lora_alpha 0: loaded as
+    # is, the checkpoint would be the base model. A high lr and an entropy bonus move
+    # the adapter whatever the (untrained) tiny judge's rewards.
+    grpo = {**TINY_GRPO, "total_training_steps": 1, "lora_rank": 4, "lora_alpha": 8,
+            "lr": 0.05, "entropy_coeff": 0.1}
+    spec = tiny_spec(grpo=grpo, cpu={"drop_uniform_groups": False})
+    out, paths = start(spec, workspace, "lora")
+    monitor = TrainingMonitor(total_steps=1)
+    result = run.train(spec, paths, out, cluster.client(), "test-lora", monitor, print)
+    actor = checkpoint_steps(result.checkpoint_dir)[1] / "actor"
+    assert json.loads((actor / "lora_adapter" / "adapter_config.json").read_text()
+                      )["lora_alpha"] == 8
+
+    merged = merge(actor.parent, workspace["root"] / "lora-merged")
+    assert not (merged / "lora_adapter").exists()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    ids = tokenizer("Rate this answer from 0 to 4: <score>", return_tensors="pt")
+    with torch.no_grad():
+        base = AutoModelForCausalLM.from_pretrained(workspace["model"])(**ids).logits
+        tuned = AutoModelForCausalLM.from_pretrained(merged)(**ids).logits
+    assert (tuned.float() - base.float()).abs().max() > 1e-2
 
 
 def test_a_multi_attribute_job_rewards_every_dimension(

@@ -111,3 +111,30 @@ def test_multi_attribute_and_pairwise_reward_settings_reach_the_reward_kwargs() 
     assert kwargs.allow_tie is False
     single = validated_config(verl_overrides(TrainSpec(grpo={}), PATHS))
     assert "dimensions" not in single.custom_reward_function.reward_kwargs
+
+
+def test_the_cpu_step_savers_reach_the_rollout_and_the_algorithm() -> None:
+    on = validated_config(verl_overrides(TrainSpec(grpo={}), PATHS))
+    assert on.actor_rollout_ref.rollout.trim_padding is True
+    assert list(on.actor_rollout_ref.rollout.stop_strings) == ["</score>", "</preference>"]
+    assert on.algorithm.drop_uniform_groups is True
+    multi = PATHS.model_copy(update={"dimensions": ("helpfulness", "correctness")})
+    assert list(validated_config(verl_overrides(TrainSpec(grpo={}), multi))
+                .actor_rollout_ref.rollout.stop_strings) == ["</correctness>"]
+
+    off = TrainSpec(grpo={}, cpu={"trim_padding": False, "stop_at_answer": False,
+                                  "drop_uniform_groups": False})
+    config = validated_config(verl_overrides(off, PATHS))
+    assert config.actor_rollout_ref.rollout.trim_padding is False
+    assert "stop_strings" not in config.actor_rollout_ref.rollout
+    assert config.algorithm.drop_uniform_groups is False
+    gpu = validated_config(verl_overrides(TrainSpec(profile="gpu", grpo={}), PATHS))
+    assert "trim_padding" not in gpu.actor_rollout_ref.rollout
+
+
+def test_lora_uses_verls_own_options() -> None:
+    full = validated_config(verl_overrides(TrainSpec(grpo={}), PATHS))
+    assert full.actor_rollout_ref.model.lora_rank == 0
+    spec = TrainSpec(grpo={"lora_rank": 8, "lora_alpha": 32, "lr": 1e-4})
+    model = validated_config(verl_overrides(spec, PATHS)).actor_rollout_ref.model
+    assert (model.lora_rank, model.lora_alpha, model.target_modules) == (8, 32, "all-linear")

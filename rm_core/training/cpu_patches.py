@@ -7,7 +7,10 @@ repeated n times, the prompt's position ids reused for generated tokens); each f
 below fixes one of them. `apply()` runs in the job driver (launcher) and, through the
 job's runtime_env `worker_process_setup_hook` (`worker_setup`), in every Ray worker.
 Nothing else in the code base knows about these patches: the cpu profile only asks for
-them.
+them. Three of them save work rather than fix verl, each switched on by a key of the
+job's verl config that the cpu profile sets (`cpu_steps` below): the rollout drops the
+padding no row needs, ends each answer at its closing tag, and the step skips the update
+of prompt groups whose rewards are all equal.
 """
 
 from __future__ import annotations
@@ -32,14 +35,19 @@ def apply() -> None:
     _cpu_placement()
     _single_sample_hf_rollout()
     _hf_rollout_positions_from_mask()
+    _hf_rollout_gathers_lora_root()
+    from rm_core.training import cpu_steps
+
+    cpu_steps.apply()
     _APPLIED = True
 
 
 def _set_threads() -> None:
-    """Ray gives actors that ask for no CPU one thread; use the cores the job was given."""
+    """Ray gives actors that ask for no CPU one thread; use the threads the job was given
+    (`cpu.threads`), never more than the cores this process may run on."""
     import torch
 
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    threads = min(int(os.environ.get("OMP_NUM_THREADS", "0") or 0), len(os.sched_getaffinity(0)))
     if threads > 0:
         torch.set_num_threads(threads)
 
@@ -170,5 +178,34 @@ def _hf_rollout_positions_from_mask() -> None:
             return original(self, prompts)
         finally:
             del self.module.generate
+
+    hf_rollout.HFRollout._generate_minibatch = _generate_minibatch
+
+
+def _hf_rollout_gathers_lora_root() -> None:
+    """With LoRA the FSDP2 root module is peft's wrapper, whose `forward` HF `generate`
+    never calls, so the root's own parameters (embedding, final norm, lm_head) stay
+    sharded DTensors and generation fails ("mixed torch.Tensor and DTensor"): gather them
+    for the whole generation. A first forward through the root comes before, else each
+    layer would initialise itself as an FSDP root and the next real forward fails."""
+    import torch
+    from verl.workers.rollout import hf_rollout
+
+    original = hf_rollout.HFRollout._generate_minibatch
+
+    @functools.wraps(original)
+    def _generate_minibatch(self: Any, prompts: Any) -> Any:
+        module = self.module
+        if not (hasattr(module, "peft_config") and hasattr(module, "unshard")):
+            return original(self, prompts)
+        if not getattr(self, "_rm_root_initialised", False):
+            with torch.no_grad():
+                module(input_ids=prompts.batch["input_ids"][:1, -1:])
+            self._rm_root_initialised = True
+        module.unshard()
+        try:
+            return original(self, prompts)
+        finally:
+            module.reshard()
 
     hf_rollout.HFRollout._generate_minibatch = _generate_minibatch

@@ -28,6 +28,7 @@ TABLE_COLUMNS = {
     "parse rate": "judge/parsed/mean",
     "abs error": "judge/abs_error/mean",
     "response length": "response_length/mean",
+    "groups kept": "dynamic_sampling/kept_groups",  # rm_core.training.cpu_steps
     "generation s": "timing_s/gen",
     "old log-prob s": "timing_s/old_log_prob",
     "ref log-prob s": "timing_s/ref",

@@ -39,6 +39,10 @@ class GrpoSettings(Strict):
     temperature: float = Field(1.0, gt=0)
     total_epochs: int = Field(1, gt=0)
     total_training_steps: int | None = Field(None, gt=0, description="caps the epochs")
+    lora_rank: int = Field(0, ge=0, description="0: full fine-tuning; > 0: LoRA of this rank "
+                           "(wants a 10-100x higher lr)")
+    lora_alpha: float = Field(16.0, gt=0)
+    lora_target_modules: str = "all-linear"
 
     @model_validator(mode="after")
     def _mini_batch_divides_batch(self) -> GrpoSettings:
@@ -60,9 +64,16 @@ class GpuSettings(Strict):
 
 
 class CpuSettings(Strict):
-    """Threads each training process may use on the cpu profile."""
+    """Threads each training process may use on the cpu profile, and the work a step skips
+    (`rm_core.training.cpu_steps`; all on by default, compared in benchmarks/train_cpu.py)."""
 
     threads: int = Field(2, gt=0)
+    trim_padding: bool = Field(True, description="pad prompts and responses per batch, "
+                               "not to max_prompt_length / max_response_length")
+    stop_at_answer: bool = Field(True, description="end each sample at the answer's "
+                                 "closing tag and mask what follows")
+    drop_uniform_groups: bool = Field(True, description="leave prompt groups whose rewards "
+                                      "are all equal out of the actor update")
 
 
 class WandbSettings(Strict):
@@ -222,15 +233,38 @@ def verl_overrides(spec: TrainSpec, paths: RunPaths) -> list[str]:
     ]
     if grpo.total_training_steps is not None:
         overrides.append(f"trainer.total_training_steps={grpo.total_training_steps}")
+    if grpo.lora_rank:
+        overrides += [f"actor_rollout_ref.model.lora_rank={grpo.lora_rank}",
+                      f"actor_rollout_ref.model.lora_alpha={grpo.lora_alpha}",
+                      f"actor_rollout_ref.model.target_modules={_quote(grpo.lora_target_modules)}"]
     if spec.max_checkpoints_to_keep is not None:
         overrides.append(f"trainer.max_actor_ckpt_to_keep={spec.max_checkpoints_to_keep}")
-    overrides += _profile_overrides(spec)
+    overrides += _profile_overrides(spec, paths)
     return overrides + list(spec.extra_overrides)
 
 
-def _profile_overrides(spec: TrainSpec) -> list[str]:
+def stop_strings(paths: RunPaths) -> list[str]:
+    """The closing tags that end an answer: the last dimension's for a multi-attribute
+    judge (its tags come in order), else the pointwise and the pairwise tag."""
+    if paths.dimensions:
+        return [f"</{paths.dimensions[-1]}>"]
+    return ["</score>", "</preference>"]
+
+
+def _cpu_step_overrides(spec: TrainSpec, paths: RunPaths) -> list[str]:
+    """The keys `rm_core.training.cpu_steps` reads from verl's config."""
+    cpu, rollout = spec.cpu, "+actor_rollout_ref.rollout"
+    overrides = [f"{rollout}.trim_padding={str(cpu.trim_padding).lower()}",
+                 f"+algorithm.drop_uniform_groups={str(cpu.drop_uniform_groups).lower()}"]
+    if cpu.stop_at_answer:
+        tags = ",".join(_quote(tag) for tag in stop_strings(paths))
+        overrides.append(f"{rollout}.stop_strings=[{tags}]")
+    return overrides
+
+
+def _profile_overrides(spec: TrainSpec, paths: RunPaths) -> list[str]:
     if spec.profile == "cpu":
-        return [
+        return [*_cpu_step_overrides(spec, paths),
             "trainer.device=cpu",
             "trainer.n_gpus_per_node=1",
             "trainer.nnodes=1",
