@@ -35,19 +35,20 @@ def model_and_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> tuple[objec
     return AutoModelForCausalLM.from_config(config).eval(), tokenizer
 
 
-def _rollout_sampled(model: object, batch: dict[str, torch.Tensor], tokenizer: object
-                    ) -> torch.Tensor:
-    """verl's HFRollout, sampling as the cpu profile's actor worker does, seeded."""
+def _rollout(model: object, batch: dict[str, torch.Tensor], tokenizer: object,
+             **settings: object) -> DataProto:
+    """verl's HFRollout (patched or as shipped, whatever is installed now) sampling as the
+    cpu profile's actor worker does, seeded."""
     config = OmegaConf.create({"do_sample": True, "temperature": 1.0, "top_p": 1.0,
-                               "top_k": -1, "n": 1, "response_length": NEW_TOKENS})
+                               "top_k": -1, "n": 1, "response_length": NEW_TOKENS,
+                               **settings})
     position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
     prompts = DataProto.from_dict(
         tensors={**batch, "position_ids": position_ids},
         meta_info={"eos_token_id": tokenizer.eos_token_id,
                    "pad_token_id": tokenizer.pad_token_id})
     torch.manual_seed(0)
-    output = hf_rollout.HFRollout(model, config).generate_sequences(prompts)
-    return output.batch["responses"]
+    return hf_rollout.HFRollout(model, config).generate_sequences(prompts)
 
 
 def test_the_rollout_generates_what_transformers_generates(
@@ -63,29 +64,14 @@ def test_the_rollout_generates_what_transformers_generates(
                                   pad_token_id=tokenizer.pad_token_id)
     expected = expected[:, batch["input_ids"].shape[1]:]
 
-    as_shipped = _rollout_sampled(model, batch, tokenizer)
+    as_shipped = _rollout(model, batch, tokenizer).batch["responses"]
     assert not torch.equal(as_shipped, expected), "verl's rollout no longer needs the patch"
 
     monkeypatch.setattr(hf_rollout.HFRollout, "_generate_minibatch",
                         hf_rollout.HFRollout._generate_minibatch)
     cpu_patches._hf_rollout_positions_from_mask()
-    assert torch.equal(_rollout_sampled(model, batch, tokenizer), expected)
+    assert torch.equal(_rollout(model, batch, tokenizer).batch["responses"], expected)
     assert "generate" not in vars(model)  # the module is left as it was
-
-
-def _rollout(model: object, batch: dict[str, torch.Tensor], tokenizer: object,
-             **settings: object) -> DataProto:
-    """The patched HFRollout (positions, trimming, stop strings), sampling seeded."""
-    config = OmegaConf.create({"do_sample": True, "temperature": 1.0, "top_p": 1.0,
-                               "top_k": -1, "n": 1, "response_length": NEW_TOKENS,
-                               **settings})
-    position_ids = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-    prompts = DataProto.from_dict(
-        tensors={**batch, "position_ids": position_ids},
-        meta_info={"eos_token_id": tokenizer.eos_token_id,
-                   "pad_token_id": tokenizer.pad_token_id})
-    torch.manual_seed(0)
-    return hf_rollout.HFRollout(model, config).generate_sequences(prompts)
 
 
 @pytest.fixture
