@@ -116,7 +116,7 @@ def table(summary: EvaluationSummary, settings: EvaluationSettings) -> GatedDeci
             if best is not None and model.label == best.label:
                 best_gate = decision
         print(f"| {model.label} | " + " | ".join(cell(metrics[name]) for name in FIGURES)
-              + f" | {signs.top_answer} {signs.top_share:.0%} | {verdict} |")
+              + f" | {signs.top_answer or 'none'} {signs.top_share:.0%} | {verdict} |")
     if base is not None:
         constants = gate.constant_references(base.evaluation.true, False, 4)
         print("\nconstants on mean reward: " + ", ".join(

@@ -146,8 +146,7 @@ def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
         registry_dir, challenger, load_champion(registry_dir), champion_judged, metric,
         data_fingerprint, run_id, provenance, base_judged, settings, text_reference,
     )  # fmt: skip
-    get_run_logger().info("%s: %s", "PROMOTED" if decision.promote else "not promoted",
-                          decision.reason)
+    get_run_logger().info("%s", decision.reason)
     return decision
 
 

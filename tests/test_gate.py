@@ -162,6 +162,8 @@ def test_the_report_shows_the_gate_references_and_the_decision(
                            tmp_path / "report")
     text = summary.report_path.read_text()
     assert "## The gate" in text
+    assert ("**Promotion:** not promoted, no champion yet: failed beats the best constant "
+            "(always 2); ranks like the labels (the gate's numbers below).") in text
     assert "| beats the best constant (always 2) | yes | **failed** | mean_reward" in text
     assert "| ranks like the labels | yes | **failed** | spearman_parsed n/a" in text
     assert "References on mean_reward: always 0 " in text and "no text baseline" in text

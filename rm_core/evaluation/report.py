@@ -198,7 +198,7 @@ def _confusion(model: EvaluatedModel) -> list[str]:
     return [*lines, "", f"Per-label recall: {recall}."]
 
 
-def _decision(decision: Decision | None) -> str:
+def _decision(decision: GatedDecision | Decision | None) -> str:
     if decision is None:
         return "**Promotion:** not considered (no registry for this evaluation)."
     if decision.promote:
@@ -207,6 +207,10 @@ def _decision(decision: Decision | None) -> str:
         verdict = "not promoted, no champion yet"
     else:
         verdict = "champion kept"
+    if isinstance(decision, GatedDecision) and decision.bars:
+        failed = [bar.title for bar in decision.bars if bar.required and not bar.passed]
+        why = ("failed " + "; ".join(failed) if failed else "every required bar passed")
+        return f"**Promotion:** {verdict}: {why} (the gate's numbers below)."
     return f"**Promotion:** {verdict}. {decision.reason}"
 
 
