@@ -1,8 +1,10 @@
 """evaluate-checkpoints: judge a run's checkpoints (or any model folder) on validation rows.
 
 Run it with `python -m flows.evaluate_checkpoints [CONFIG] [--run-dir DIR] [--model-dir DIR]
-[--val-path PARQUET] [--base-model PATH] [--promote] [--artifacts-dir DIR]`.
-Without `--val-path` the experiment's data stage provides the validation rows (cached).
+[--val-path PARQUET] [--train-path PARQUET] [--base-model PATH] [--promote] [--artifacts-dir DIR]`.
+Without `--val-path` the experiment's data stage provides the validation and train rows
+(cached); with it, the train rows (for the text baseline) are `--train-path`, else the
+`train.parquet` beside the validation file when there is one.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tasks.evaluation import (
     judge_models,
     merge_checkpoints,
     report_evaluation,
+    text_baseline,
 )
 from tasks.training import prepare_model
 
@@ -83,16 +86,19 @@ def evaluate_checkpoints(
     artifacts_dir: str | None = None,
     config: ExperimentConfig | None = None,
     cluster: RayTarget | None = None,
+    train_path: str | None = None,
 ) -> EvaluationSummary:
-    """Base model vs every checkpoint (vs the champion), with CIs, plots and a decision.
+    """Base model vs every checkpoint (vs the champion) vs the references, with CIs, plots
+    and a decision through the gate.
 
-    A training flow passes its resolved `config` (overrides applied) and its `cluster`;
-    run alone, the flow reads `config_path` and uses the configured cluster."""
+    A training flow passes its resolved `config` (overrides applied), its `cluster` and
+    its verl `train_path` (the text baseline's rows); run alone, the flow reads
+    `config_path` and uses the configured cluster."""
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
     config = config or _config(config_path, artifacts_dir)
     root, training, metric = config.artifacts_dir, config.training, _metric(config, config_path)
-    val = Path(val_path) if val_path else prepare_data(config_path, str(root), config).val_path
+    val, train = _rows(config_path, config, val_path, train_path)
     run = Path(run_dir) if run_dir else None
     steps = stage.run_checkpoints(run) if run else {}
     registry, resources = registry_dir(config), config.ray.model_jobs
@@ -116,17 +122,35 @@ def evaluate_checkpoints(
     base_judged = next((m for m in judged if m.kind == "base"), None)
     champion = next((m for m in judged if m.kind == "champion"), None)
     best = stage.best_candidate(judged, metric)
+    words = text_baseline(train, val, config.data, config.evaluation)
     decision = None
     if promote and best is not None:
         decision = compare_with_champion(
             registry, best, champion, metric, stage.file_fingerprint(val),
             str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
+            config.evaluation, words,
         )  # fmt: skip
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     return report_evaluation(title, metric, judged, best, decision,
                              stage.training_metrics(run) if run else [],
                              root / "reports" / str(flow_run.id or "local"),
-                             training.wandb if training else WandbSettings(enabled=False))
+                             training.wandb if training else WandbSettings(enabled=False),
+                             [words] if words else [], config.evaluation.collapse_share)
+
+
+def _rows(config_path: str, config: ExperimentConfig, val_path: str | None,
+          train_path: str | None) -> tuple[Path, Path | None]:
+    """(validation rows, train rows or None): the data stage's (cached) when no validation
+    file is given, else the given files, the train file defaulting to the data stage's
+    `train.parquet` beside the validation file."""
+    if not val_path:
+        data = prepare_data(config_path, str(config.artifacts_dir), config)
+        return data.val_path, Path(train_path) if train_path else data.train_path
+    val = Path(val_path)
+    if train_path:
+        return val, Path(train_path)
+    beside = val.with_name("train.parquet")
+    return val, beside if beside.is_file() else None
 
 
 @contextmanager
@@ -146,13 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir")
     parser.add_argument("--model-dir")
     parser.add_argument("--val-path")
+    parser.add_argument("--train-path", help="verl train rows the text baseline is fitted on")
     parser.add_argument("--base-model")
     parser.add_argument("--promote", action="store_true")
     parser.add_argument("--artifacts-dir")
     args = parser.parse_args(argv)
     try:
         summary = evaluate_checkpoints(args.config, args.run_dir, args.model_dir, args.val_path,
-                                       args.base_model, args.promote, args.artifacts_dir)
+                                       args.base_model, args.promote, args.artifacts_dir,
+                                       train_path=args.train_path)
     except RmPipelineError as exc:
         print(f"evaluate-checkpoints failed: {exc}", file=sys.stderr)
         return 1

@@ -53,7 +53,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
              "evaluation/metrics.py", "evaluation/pointwise.py", "evaluation/pairwise.py",
              "evaluation/settings.py",
              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
-    "promote": ("evaluation/registry.py", "evaluation/promotion.py"),
+    "promote": ("evaluation/registry.py", "evaluation/promotion.py", "evaluation/gate.py",
+                "evaluation/text_baseline.py"),
     "learning-signal": ("judge/generation.py", "judge/rewards.py", "judge/templates.py"),
 }
 

@@ -1,5 +1,5 @@
-"""Evaluation-stage tasks: merge checkpoints and judge models (jobs on the cluster),
-compare, report."""
+"""Evaluation-stage tasks: merge checkpoints and judge models (jobs on the cluster), fit
+the text baseline (in this process: no model), compare through the gate, report."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from rm_core.cluster.target import RayTarget
 from rm_core.config import DataConfig
 from rm_core.data.stage import template_for
 from rm_core.evaluation import promotion, report, stage
-from rm_core.evaluation.registry import Decision, load_champion, read_decisions
+from rm_core.evaluation.gate import GatedDecision
+from rm_core.evaluation.registry import load_champion, read_decisions
 from rm_core.evaluation.runner import check_model_dir, check_val_file
 from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.evaluation.text_baseline import TextBaselineError, evaluate_text_baseline
 from rm_core.evaluation.tracking import log_to_wandb
 from rm_core.training.spec import WandbSettings
 from tasks.cluster import run_model_job, worth_retrying_task
@@ -84,6 +86,26 @@ def _digest(paths: Iterable[Path]) -> str:
     return hashlib.sha256("|".join(sorted(map(str, paths))).encode()).hexdigest()[:24]
 
 
+@task(name="fit-text-baseline")
+def text_baseline(train_path: Path | None, val_path: Path, data: DataConfig,
+                  settings: EvaluationSettings) -> stage.EvaluatedModel | None:
+    """TF-IDF + ridge (scores) or logistic regression (pairs) fitted on the train split and
+    scored on the judges' validation rows; None without a train split."""
+    if train_path is None or not train_path.is_file():
+        get_run_logger().info("no train split%s: no text baseline",
+                              f" at {train_path}" if train_path else "")
+        return None
+    try:
+        evaluation = evaluate_text_baseline(train_path, val_path, template_for(data), settings)
+    except TextBaselineError as exc:
+        get_run_logger().warning("%s: the report has no text baseline", exc)
+        return None
+    model = stage.EvaluatedModel(label=f"{evaluation.model} (reference)", kind="reference",
+                                 model_dir=train_path, evaluation=evaluation)
+    get_run_logger().info("%s", report.describe(model))
+    return model
+
+
 @task(name="champion-model")
 def champion_model(registry_dir: Path) -> Path | None:
     """The registry's champion folder, None before the first promotion."""
@@ -114,29 +136,38 @@ def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
                           champion_judged: stage.EvaluatedModel | None, metric: str,
                           data_fingerprint: str, run_id: str,
                           provenance: dict[str, Any],
-                          base_judged: stage.EvaluatedModel | None = None) -> Decision:
-    """Promote the best checkpoint only if it beats the champion (none yet: the base
-    model) beyond the noise."""
+                          base_judged: stage.EvaluatedModel | None = None,
+                          settings: EvaluationSettings | None = None,
+                          text_reference: stage.EvaluatedModel | None = None) -> GatedDecision:
+    """Promote the best checkpoint only if it clears the gate: beats the champion (none
+    yet: the base model) and every constant answer beyond the noise, and ranks like the
+    labels (or, pairwise, beats chance)."""
     decision = promotion.compare_and_promote(
         registry_dir, challenger, load_champion(registry_dir), champion_judged, metric,
-        data_fingerprint, run_id, provenance, base_judged,
+        data_fingerprint, run_id, provenance, base_judged, settings, text_reference,
     )  # fmt: skip
-    get_run_logger().info("%s: %s", "PROMOTED" if decision.promote else "not promoted",
-                          decision.reason)
+    get_run_logger().info("%s", decision.reason)
     return decision
 
 
 @task(name="report-evaluation")
 def report_evaluation(title: str, metric: str, models: list[stage.EvaluatedModel],
-                      best: stage.EvaluatedModel | None, decision: Decision | None,
+                      best: stage.EvaluatedModel | None, decision: GatedDecision | None,
                       training_metrics: list[dict[str, Any]], out_dir: Path,
-                      wandb: WandbSettings) -> report.EvaluationSummary:
-    """Plots, report.md, the Prefect markdown and table artifacts, W&B."""
-    summary = report.write(title, metric, models, best, decision, training_metrics, out_dir)
+                      wandb: WandbSettings, references: list[stage.EvaluatedModel] | None = None,
+                      collapse_share: float = 0.8) -> report.EvaluationSummary:
+    """Plots, report.md, the Prefect markdown and table artifacts, W&B; a collapsed judge
+    is a warning in the log."""
+    summary = report.write(title, metric, models, best, decision, training_metrics, out_dir,
+                           references, collapse_share)
+    for line in report.collapsed(models, collapse_share):
+        get_run_logger().warning("collapse: %s", line)
     create_markdown_artifact(report.markdown(summary), key="evaluation-report",
                              description=f"evaluation of {title}")
-    create_table_artifact(report.table_rows(models), key="evaluation-metrics",
-                          description="metrics per model, 95% bootstrap CIs")
+    create_table_artifact(report.table_rows([*models, *summary.references], collapse_share),
+                          key="evaluation-metrics",
+                          description="metrics and collapse signs per model and reference, "
+                                      "95% bootstrap CIs")
     if wandb.enabled:
         run_dir = log_to_wandb(summary, wandb.project, wandb.mode, out_dir / "wandb", title)
         get_run_logger().info("evaluation metrics logged to W&B (%s): %s", wandb.mode, run_dir)

@@ -127,6 +127,7 @@ SCORE_METRICS = ("mae", "rmse", "mean_reward", "mean reward", "pearson", "spearm
 PAIRWISE_FIGURES = {"accuracy", "accuracy_without_tie_labels", "parse_failure_rate",
                     "predicted_tie_rate", "first_position_rate", "order_flip_rate",
                     "symmetry_conflict_rate", "transitivity_conflict_rate", "cycle_rate"}
+COLLAPSE_SIGNS = {"top answer", "top share", "entropy bits", "parse rate", "collapsed"}
 
 
 def test_pairwise_report_shows_position_bias_and_conflicts(tmp_path: Path) -> None:
@@ -149,7 +150,8 @@ def test_a_pairwise_judge_publishes_preference_figures_and_no_score_metric(
     summary = report.write("pairs", "accuracy", models, best, None, [], tmp_path)
 
     table = report.table_rows(models)
-    assert set(table[1]) == {"model", "n", "parsed", "seconds", "accuracy ci", *PAIRWISE_FIGURES}
+    assert set(table[1]) == {"model", "n", "parsed", "seconds", "accuracy ci", *PAIRWISE_FIGURES,
+                             *COLLAPSE_SIGNS}
     assert table[1]["accuracy"] == pytest.approx(5 / 6, abs=1e-4)
     assert table[1]["first_position_rate"] == pytest.approx(4 / 6, abs=1e-4)
     assert table[1]["order_flip_rate"] == pytest.approx(1 / 3, abs=1e-4)

@@ -21,11 +21,16 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 FAST_EVALUATION = {"limit": 8, "n_resamples": 100, "max_new_tokens": 8}
 
 
-def write_config(path: Path, wandb: bool = False, include_base: bool = True) -> Path:
+# Only the champion comparison decides: a tiny random judge beats no constant answer.
+CHAMPION_ONLY = {"beat_constants": False, "positive_spearman": False}
+
+
+def write_config(path: Path, wandb: bool = False, include_base: bool = True,
+                 gate: dict[str, bool] | None = None) -> Path:
     config = {
         "name": "tiny-eval",
         "data": {"template": {"answer_prefix": "<score>"}},
-        "evaluation": {**FAST_EVALUATION, "include_base": include_base},
+        "evaluation": {**FAST_EVALUATION, "include_base": include_base, "gate": gate or {}},
         "training": {"model_path": "tiny-qwen2", "wandb": {"enabled": wandb}},
     }
     path.write_text(yaml.safe_dump(config))
@@ -61,11 +66,15 @@ def test_a_model_folder_is_judged_against_the_base_model_with_artifacts(
     assert all(m.evaluation.n == 8 for m in summary.models)
     report = summary.report_path.read_text()
     assert "| base |" in report and "| challenger |" in report and "(reference)" in report
+    assert "| TF-IDF + ridge (reference) |" in report and "## Collapse signs" in report
     assert all(path.is_file() and path.stat().st_size > 1000 for path in summary.plots.values())
     artifacts = artifacts_of(state.state_details.flow_run_id)
     assert {"evaluation-report", "evaluation-metrics"} <= set(artifacts)
     table = json.loads(artifacts["evaluation-metrics"])
-    assert [row["model"] for row in table][:2] == ["base", "challenger"]
+    names = [row["model"] for row in table]
+    assert names[:2] == ["base", "challenger"] and names[2].startswith("always ")
+    assert names[3:] == ["TF-IDF + ridge (reference)"]
+    assert all("top share" in row for row in table)
     assert list((summary.report_path.parent / "wandb").rglob("*.wandb")), "no offline W&B run"
 
 
@@ -80,10 +89,13 @@ def test_promotion_the_base_model_then_the_champion_is_the_bar(
                                      artifacts_dir=art)
     assert no_better.decision is not None and not no_better.decision.promote
     assert no_better.decision.incumbent == "base model" and no_better.decision.delta == 0.0
-    assert "not promoted, no champion yet" in no_better.report_path.read_text()
+    failed = {bar.name for bar in no_better.decision.bars if not bar.passed}
+    assert {"incumbent", "constants", "spearman"} <= failed
+    report = no_better.report_path.read_text()
+    assert "not promoted, no champion yet" in report and "| **failed** |" in report
     assert load_champion(registry) is None
 
-    config = write_config(tmp_path / "eval.yaml", include_base=False)
+    config = write_config(tmp_path / "eval.yaml", include_base=False, gate=CHAMPION_ONLY)
     first = evaluate_checkpoints(str(config), model_dir=str(model), promote=True,
                                  artifacts_dir=art)
     assert first.decision is not None and first.decision.promote

@@ -40,6 +40,8 @@ def test_parameters_and_overrides_reach_data_training_evaluation_and_registry(
     result = pointwise_train(
         str(config), max_steps=1, model_path="tiny-qwen2", artifacts_dir=str(root),
         overrides={"evaluation.limit": 6, "evaluation.include_base": False,
+                   "evaluation.gate.beat_constants": False,
+                   "evaluation.gate.positive_spearman": False,
                    "data.split.val_fraction": 0.3},
     )
 
@@ -48,7 +50,8 @@ def test_parameters_and_overrides_reach_data_training_evaluation_and_registry(
     assert steps == ["global_step_1"]
     evaluation = result.evaluation
     assert [(m.label, m.evaluation.n) for m in evaluation.models] == [("step 1", 6)]
-    # no base model judged: the first model becomes the champion
+    # no base model judged and the bars a random judge cannot clear switched off: the
+    # first model becomes the champion
     assert evaluation.decision is not None and evaluation.decision.promote
     recorded = load_champion(root / "registry" / "tiny").config["config"]
     assert recorded["training"]["grpo"]["total_training_steps"] == 1

@@ -42,6 +42,9 @@ def test_pairwise_train_trains_and_evaluates_in_both_orders(tmp_path: Path) -> N
     assert isinstance(judged.report, PairwiseReport)
     assert judged.report.consistency.pairs_in_both_orders == 4  # 8 rows = 4 pairs x 2 orders
     assert evaluation.decision is not None and evaluation.decision.incumbent == "base model"
+    # a tiny random judge is no better than a coin: the chance bar names it
+    assert not evaluation.decision.promote
+    assert "chance" in {bar.name for bar in evaluation.decision.bars if not bar.passed}
     assert "| picks A |" in evaluation.report_path.read_text()
     table = table_rows(evaluation.models)
     assert {"accuracy", "order_flip_rate", "first_position_rate"} <= set(table[1])

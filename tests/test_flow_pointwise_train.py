@@ -88,6 +88,9 @@ def test_pointwise_train_trains_evaluates_decides_and_a_rerun_is_cached(
     decision = evaluation.decision
     assert decision is not None and not decision.promote
     assert decision.incumbent == "base model" and decision.delta == 0.0
+    failed = {bar.name for bar in decision.bars if not bar.passed}
+    assert {"incumbent", "constants", "spearman"} <= failed
+    assert decision.reason.startswith("not promoted. failed beats the base model")
     assert "training reward" in evaluation.plots
     assert evaluation.report_path.is_file()
     registry = tmp_path / "art" / "registry" / "tiny"
@@ -114,6 +117,18 @@ def test_pointwise_train_trains_evaluates_decides_and_a_rerun_is_cached(
     assert [m.label for m in rerun.models] == ["base", "step 1", "step 2"]
     assert rerun.decision is not None and not rerun.decision.promote  # the same models again
     assert len(read_decisions(registry)) == 2
+
+    # only the gate changed: decided again (not skipped), training and judgements cached
+    stricter = pointwise_train(str(config), artifacts_dir=str(tmp_path / "art"),
+                               overrides={"evaluation.gate.beat_text_baseline": True},
+                               return_state=True)
+    assert not stricter.result().skipped
+    states, _ = read_run(stricter.state_details.flow_run_id)
+    assert {stage: states[stage] for stage in stages} == dict.fromkeys(stages, "Cached")
+    regated = stricter.result().evaluation.decision
+    assert regated is not None and not regated.promote
+    assert next(bar for bar in regated.bars if bar.name == "text_baseline").required
+    assert len(read_decisions(registry)) == 3
 
 
 def test_a_config_without_training_is_a_clear_error(

@@ -20,7 +20,9 @@ from rm_core.evaluation.registry import (
     read_decisions,
     record_decision,
 )
-from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.evaluation.settings import EvaluationSettings, GateSettings
+from rm_core.evaluation.stage import evaluation_key
+from rm_core.judge.templates import PointwiseTemplate
 
 LIBRARY = Path(artifacts.__file__).resolve().parent
 REPORTS = ("evaluation/report.py", "evaluation/plots.py", "data/reports.py")
@@ -195,7 +197,10 @@ def _promote(registry: Path, tmp_path: Path, train_key: str, evaluation: str) ->
 def test_the_evaluation_version_follows_the_settings_that_judge() -> None:
     settings = EvaluationSettings()
     assert evaluation_version(settings) == evaluation_version(EvaluationSettings())
-    for changed_setting in ({"limit": 8}, {"metric": "mae_parsed"}, {"temperature": 0.7}):
+    for changed_setting in ({"limit": 8}, {"metric": "mae_parsed"}, {"temperature": 0.7},
+                            {"gate": GateSettings(beat_constants=False)},
+                            {"gate": GateSettings(beat_text_baseline=True)},
+                            {"collapse_share": 0.9}):
         other = EvaluationSettings(**changed_setting)
         assert evaluation_version(other) != evaluation_version(settings), changed_setting
     moved = EvaluationSettings(registry_dir=Path("/elsewhere"))
@@ -208,7 +213,7 @@ def test_the_evaluation_version_follows_the_evaluation_code(edited) -> None:
     edited("evaluation/report.py", "evaluation/plots.py", "data/reports.py")
     assert evaluation_version(settings) == original
     for module in ("evaluation/runner.py", "evaluation/checkpoints.py", "evaluation/registry.py",
-                   "judge/generation.py"):
+                   "evaluation/gate.py", "evaluation/text_baseline.py", "judge/generation.py"):
         edited(module)
         assert evaluation_version(settings) != original, module
 
@@ -241,3 +246,24 @@ def test_decisions_recorded_before_evaluation_versions_do_not_skip(tmp_path: Pat
     decision = decide(list(TRUE), TRUE, IDS, None, n_resamples=50, data_fingerprint="fp")
     record_decision(registry, decision, "run-0", "train-a")
     assert unchanged_reason(None, read_decisions(registry), "train-a", "eval-1") is None
+
+
+def test_a_gate_change_after_a_promotion_decides_again_from_the_cached_judgements(
+    tmp_path: Path
+) -> None:
+    """A stricter gate re-decides the champion's run (not skipped as unchanged), but the
+    judgements it reads are the stored ones: the gate shapes no generation."""
+    settings = EvaluationSettings()
+    stricter = settings.model_copy(update={"gate": GateSettings(beat_text_baseline=True),
+                                           "collapse_share": 0.6})
+    registry = tmp_path / "registry"
+    _promote(registry, tmp_path, "train-a", evaluation_version(settings))
+    champion = load_champion(registry)
+    assert unchanged_reason(champion, [], "train-a", evaluation_version(settings)) is not None
+    assert unchanged_reason(champion, [], "train-a", evaluation_version(stricter)) is None
+    model = tmp_path / "model"
+    val = tmp_path / "val.parquet"
+    val.write_bytes(b"rows")
+    template = PointwiseTemplate(answer_prefix="<score>")
+    assert (evaluation_key(model, val, template, settings, 16)
+            == evaluation_key(model, val, template, stricter, 16))

@@ -20,7 +20,8 @@ def test_judge_metrics_average_the_fields_compute_score_returns() -> None:
                   "abs_error": np.array([0.0, 2.0, 4.0, 0.0]), "pred": np.array([3.0] * 4),
                   "score": np.array([1.0] * 4)}
     assert judge_metrics(extra_info) == {"judge/acc/mean": 0.5, "judge/parsed/mean": 0.75,
-                                         "judge/abs_error/mean": 1.5}
+                                         "judge/abs_error/mean": 1.5,
+                                         "judge/pred/top_share": 1.0, "judge/pred/entropy": 0.0}
 
 
 def test_judge_metrics_skip_absent_and_empty_fields() -> None:

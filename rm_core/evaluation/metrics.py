@@ -106,7 +106,7 @@ def per_sample(p: np.ndarray, t: np.ndarray, max_score: int, k: float) -> dict[s
     }
 
 
-def _correlation(coefficient: Callable[..., Any], x: np.ndarray, y: np.ndarray) -> float:
+def correlation(coefficient: Callable[..., Any], x: np.ndarray, y: np.ndarray) -> float:
     """scipy's coefficient; NaN for fewer than 2 points or a constant side, where it is
     undefined (a judge that always answers the same score) and scipy would warn."""
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -161,12 +161,12 @@ def rmse_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
 
 def pearson_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
     """Pearson r over parsed rows; NaN for < 2 parsed rows or constant input."""
-    return _correlation(stats.pearsonr, *_parsed(pred, true, max_score))
+    return correlation(stats.pearsonr, *_parsed(pred, true, max_score))
 
 
 def spearman_parsed(pred: ArrayLike, true: ArrayLike, max_score: int = 4) -> float:
     """Spearman rho over parsed rows; NaN like `pearson_parsed`."""
-    return _correlation(stats.spearmanr, *_parsed(pred, true, max_score))
+    return correlation(stats.spearmanr, *_parsed(pred, true, max_score))
 
 
 def pointwise_metrics(

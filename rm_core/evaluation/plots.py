@@ -39,8 +39,10 @@ def confusion_png(report: JudgeReport, title: str, path: Path) -> Path:
     return _save(figure, path)
 
 
-def metric_per_step_png(models: Sequence[EvaluatedModel], metric: str, path: Path) -> Path:
-    """The metric with its 95% CI per step (the base model at step 0), the champion as a band."""
+def metric_per_step_png(models: Sequence[EvaluatedModel], metric: str, path: Path,
+                        references: Sequence[EvaluatedModel] = ()) -> Path:
+    """The metric with its 95% CI per step (the base model at step 0), the champion as a
+    band, the references (best constant, text baseline) as dotted lines."""
     figure = Figure(figsize=(6, 4))
     axes = figure.subplots()
     steps = sorted((m for m in models if m.kind in ("base", "checkpoint")),
@@ -54,6 +56,11 @@ def metric_per_step_png(models: Sequence[EvaluatedModel], metric: str, path: Pat
         axes.axhline(value.value, color="tab:red", linestyle="--", label=champion.label)
         if not math.isnan(value.ci_low):
             axes.axhspan(value.ci_low, value.ci_high, color="tab:red", alpha=0.1)
+    for reference, colour in zip(references, ("tab:gray", "tab:green", "tab:purple"),
+                                 strict=False):
+        value = reference.metric(metric)
+        if not math.isnan(value):
+            axes.axhline(value, color=colour, linestyle=":", label=reference.label)
     axes.set_xlabel("training step (0 = base model)")
     axes.set_ylabel(metric)
     axes.legend()

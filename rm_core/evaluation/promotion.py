@@ -3,7 +3,9 @@
 The champion is judged again on today's validation rows with today's settings (a cached
 judgement, see `stage.evaluation_dir`) before the comparison: predictions it made on
 other data when it was promoted cannot be paired with the challenger's. Before the
-first promotion, the base model judged in the same run is the bar to beat.
+first promotion, the base model judged in the same run is the bar to beat. Beating it
+is one bar of the gate (`gate.py`): the challenger must also beat every constant answer
+and, for a score judge, rank rows like the labels.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rm_core.artifacts import code_version, stage_key
+from rm_core.evaluation.gate import GatedDecision, Reference, Scoring, gated
 from rm_core.evaluation.pointwise import MetricReport
 from rm_core.evaluation.registry import (
     Baseline,
     Champion,
     ChampionMetadata,
-    Decision,
     decide,
     promote,
     record_decision,
@@ -45,6 +47,19 @@ def _scale(report: JudgeReport) -> dict[str, Any]:
     return {"max_score": max(PREFERENCE_CODES.values())}
 
 
+def text_reference(baseline: EvaluatedModel | None,
+                   unique_ids: list[str]) -> Reference | None:
+    """The text baseline's predictions on the challenger's rows; None without a baseline
+    or when it did not judge every one of those rows."""
+    if baseline is None:
+        return None
+    by_id = dict(zip(baseline.evaluation.unique_ids, baseline.evaluation.predictions,
+                     strict=True))
+    if not all(uid in by_id for uid in unique_ids):
+        return None
+    return Reference(name=baseline.evaluation.model, predictions=[by_id[u] for u in unique_ids])
+
+
 def compare_and_promote(
     registry_dir: Path,
     challenger: EvaluatedModel,
@@ -55,9 +70,12 @@ def compare_and_promote(
     run_id: str,
     provenance: dict[str, Any],
     base_judged: EvaluatedModel | None = None,
-) -> Decision:
-    """Promote `challenger` if it beats the champion (none yet: the base model, when
-    judged) beyond the noise; record the decision.
+    settings: EvaluationSettings | None = None,
+    text_baseline: EvaluatedModel | None = None,
+) -> GatedDecision:
+    """Promote `challenger` if it clears every required bar of `settings.gate` - beats the
+    champion (none yet: the base model, when judged) and the best constant beyond the
+    noise, ranks like the labels...; record the decision with every bar's numbers.
 
     `provenance` (config, train stage key, evaluation version, code version...) is kept
     with a promoted champion, and its train key and evaluation version with every
@@ -70,11 +88,17 @@ def compare_and_promote(
     if base_judged is not None:
         baseline = Baseline(predictions=base_judged.evaluation.predictions,
                             unique_ids=base_judged.evaluation.unique_ids)
-    decision = decide(
+    settings = settings or EvaluationSettings()
+    scale = _scale(report)
+    incumbent = decide(
         evaluation.predictions, evaluation.true, evaluation.unique_ids, champion,
         metric=metric, n_resamples=report.n_resamples, seed=report.seed,
-        data_fingerprint=data_fingerprint, baseline=baseline, **_scale(report),
+        data_fingerprint=data_fingerprint, baseline=baseline, **scale,
     )  # fmt: skip
+    scoring = Scoring(n_resamples=report.n_resamples, seed=report.seed, **scale)
+    decision = gated(incumbent, evaluation.predictions, evaluation.true, report, settings.gate,
+                     scoring, settings.collapse_share,
+                     text_reference(text_baseline, evaluation.unique_ids))
     if decision.promote:
         promote(registry_dir, challenger.model_dir, ChampionMetadata(
             metrics=report.headline(),
@@ -91,8 +115,9 @@ def compare_and_promote(
 
 
 def evaluation_version(settings: EvaluationSettings) -> str:
-    """What a decision on a trained run depends on besides the run: the merge, judging and
-    decision code and the evaluation settings (the registry's place aside)."""
+    """What a decision on a trained run depends on besides the run: the merge, judging,
+    gate and text-baseline code (`promote` in STAGE_CODE) and the evaluation settings,
+    the gate's bars among them (the registry's place aside)."""
     return stage_key("promote", merge=code_version("merge"), eval=code_version("eval"),
                      settings=settings.model_dump(mode="json", exclude={"registry_dir"}))
 

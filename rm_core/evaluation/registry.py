@@ -9,11 +9,13 @@ Layout of a registry directory (e.g. `<artifacts>/registry/<name>/`):
     decisions.jsonl  one line per promotion decision, promoted or not
 
 A challenger is compared with the champion on the SAME validation rows (matched by
-unique_id) with a paired bootstrap, and promoted only if the CI lower bound of the
-improvement is above 0. Before the first promotion the incumbent is the base model
-judged on the same rows: a trained judge no better than the model it started from is
-not promoted. Comparing against a champion scored on other data would be
-meaningless, so that case is refused with a clear reason instead of being compared.
+unique_id) with a paired bootstrap; `decide` is this comparison, the gate's first bar
+(`gate.py` adds the others: constants, correlation or chance, text baseline). It
+passes only if the CI lower bound of the improvement is above 0. Before the first
+promotion the incumbent is the base model judged on the same rows: a trained judge no
+better than the model it started from is not promoted. Comparing against a champion
+scored on other data would be meaningless, so that case is refused with a clear reason
+instead of being compared.
 
 Promotion never edits the live champion in place: the new model is copied into a
 temporary sibling first (a failed copy leaves the old champion untouched), then swapped
@@ -130,7 +132,7 @@ class Decision(BaseModel):
 # --- decision ------------------------------------------------------------------------
 
 
-def _bound_metric(metric: str, max_score: int, k: float) -> Callable[[Any, Any], float]:
+def bound_metric(metric: str, max_score: int, k: float) -> Callable[[Any, Any], float]:
     """metric(pred, true) as reported, with max_score (and k for mean_reward) bound."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(METRICS)}")
@@ -140,9 +142,9 @@ def _bound_metric(metric: str, max_score: int, k: float) -> Callable[[Any, Any],
     return partial(fn, max_score=max_score)
 
 
-def _improvement_fn(metric: str, max_score: int, k: float) -> Callable[[Any, Any], float]:
+def improvement_fn(metric: str, max_score: int, k: float) -> Callable[[Any, Any], float]:
     """The metric oriented so that larger is better: the bootstrap's delta > 0 = better."""
-    bound = _bound_metric(metric, max_score, k)
+    bound = bound_metric(metric, max_score, k)
     return bound if METRICS[metric][1] else (lambda p, t: -bound(p, t))
 
 
@@ -190,7 +192,7 @@ def decide(
     different from the champion's, or when the champion's unique_ids do not cover the
     challenger's rows, nothing is compared and the decision says so.
     """
-    score = _bound_metric(metric, max_score, k)
+    score = bound_metric(metric, max_score, k)
     pred, t = m.normalise(challenger_pred, true, max_score)
     ids = [str(u) for u in unique_ids]
     if len(ids) != t.size:
@@ -221,7 +223,7 @@ def decide(
         aligned,
         pred,
         t,
-        _improvement_fn(metric, max_score, k),
+        improvement_fn(metric, max_score, k),
         n_resamples=n_resamples,
         confidence=confidence,
         seed=seed,

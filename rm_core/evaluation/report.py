@@ -1,23 +1,27 @@
 """The evaluation report: one markdown page and one table, base vs checkpoints vs champion.
 
 A pairwise judge's page, table and log line show its `PairwiseReport` figures only;
-score judges show the `MetricReport` metrics.
+score judges show the `MetricReport` metrics. Beside the judges: the references a judge
+must beat (the best constant answer, the TF-IDF text baseline), every judge's collapse
+signs, and the gate's bars with their numbers when a promotion was decided.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from rm_core.evaluation import gate as gate_
 from rm_core.evaluation import plots as plots_
+from rm_core.evaluation.gate import CollapseSigns, GatedDecision
 from rm_core.evaluation.metrics import MetricValue
 from rm_core.evaluation.pairwise import PairwiseReport
 from rm_core.evaluation.pointwise import MetricReport, evaluate_pointwise
 from rm_core.evaluation.registry import Decision
 from rm_core.evaluation.stage import EvaluatedModel
+from rm_core.judge.templates import PREFERENCE_CODES
 
 HEADLINE = {
     "mean_reward": "mean reward",
@@ -30,6 +34,7 @@ HEADLINE = {
     "spearman_parsed": "Spearman",
 }
 EXAMPLES = 3
+CONSTANT_BACKEND = "none"
 
 
 class EvaluationSummary(BaseModel):
@@ -40,8 +45,10 @@ class EvaluationSummary(BaseModel):
     title: str
     metric: str
     models: list[EvaluatedModel]
+    references: list[EvaluatedModel] = []
     best: str | None
-    decision: Decision | None
+    decision: GatedDecision | Decision | None
+    collapse_share: float = 0.8
     plots: dict[str, Path]
     report_path: Path
 
@@ -57,25 +64,73 @@ def _cell(value: MetricValue) -> str:
     return f"{value.value:.3f} [{value.ci_low:.2f}, {value.ci_high:.2f}]"
 
 
-def constant_baseline(models: list[EvaluatedModel]) -> EvaluatedModel | None:
-    """A judge that always answers the median true label: the floor a trained judge must beat
-    (scores only: a constant preference is what the position-bias columns measure)."""
-    if not models or not isinstance(models[0].evaluation.report, MetricReport):
+def _pairwise(models: list[EvaluatedModel]) -> bool:
+    return bool(models) and isinstance(models[0].evaluation.report, PairwiseReport)
+
+
+def _scoring(first: EvaluatedModel) -> gate_.Scoring:
+    report = first.evaluation.report
+    if isinstance(report, MetricReport):
+        return gate_.Scoring(max_score=report.max_score, k=report.k,
+                             n_resamples=report.n_resamples, seed=report.seed)
+    return gate_.Scoring(max_score=max(PREFERENCE_CODES.values()),
+                         n_resamples=report.n_resamples, seed=report.seed)
+
+
+def constants(models: list[EvaluatedModel], metric: str) -> dict[str, float]:
+    """Every constant answer's value on the metric references are compared on."""
+    if not models:
+        return {}
+    pairwise, first = _pairwise(models), models[0]
+    compared = gate_.reference_metric(metric, pairwise)
+    scoring = _scoring(first)
+    score = gate_.bound_metric(compared, scoring.max_score, scoring.k)
+    return {r.name: float(score(r.predictions, first.evaluation.true))
+            for r in gate_.constant_references(first.evaluation.true, pairwise,
+                                               scoring.max_score)}
+
+
+def constant_reference(models: list[EvaluatedModel], metric: str) -> EvaluatedModel | None:
+    """The best constant answer on the metric, as a report row: the floor a trained judge
+    must beat (score judges; a pairwise judge's constants are listed, not tabled)."""
+    if not models or _pairwise(models):
         return None
     first, scored = models[0].evaluation, models[0].evaluation.report
-    label = int(statistics.median_low(first.true))
-    report = evaluate_pointwise([label] * first.n, first.true, max_score=scored.max_score,
+    compared = gate_.reference_metric(metric, False)
+    best, _ = gate_.best_reference(
+        gate_.constant_references(first.true, False, scored.max_score), first.true, compared,
+        _scoring(models[0]))
+    report = evaluate_pointwise(best.predictions, first.true, max_score=scored.max_score,
                                 k=scored.k, n_resamples=scored.n_resamples, seed=scored.seed)
-    evaluation = first.model_copy(update={"model": f"constant {label}", "backend": "none",
-                                          "predictions": [label] * first.n, "completions": [],
+    evaluation = first.model_copy(update={"model": best.name, "backend": CONSTANT_BACKEND,
+                                          "predictions": best.predictions, "completions": [],
                                           "report": report, "seconds": 0.0})
-    return EvaluatedModel(label=f"always {label} (reference)", kind="reference",
+    return EvaluatedModel(label=f"{best.name} (reference)", kind="reference",
                           model_dir=Path("-"), evaluation=evaluation)
 
 
-def table_rows(models: list[EvaluatedModel]) -> list[dict[str, object]]:
-    """One row per model for the Prefect table artifact: the headline figures of its report,
-    each followed by its CI bounds when it has an interval."""
+def signs(model: EvaluatedModel, collapse_share: float) -> CollapseSigns:
+    return gate_.collapse_signs(model.evaluation.predictions, collapse_share,
+                                isinstance(model.evaluation.report, PairwiseReport))
+
+
+def collapsed(models: list[EvaluatedModel], collapse_share: float) -> list[str]:
+    """One line per judge (not reference) whose answers collapsed to one value."""
+    lines = []
+    for model in models:
+        found = signs(model, collapse_share)
+        if model.kind != "reference" and found.collapsed:
+            lines.append(f"{model.label} answers {found.top_answer} for "
+                         f"{found.top_share:.0%} of the rows (flagged at "
+                         f"{collapse_share:.0%}): a collapsed judge, not a judging one")
+    return lines
+
+
+def table_rows(models: list[EvaluatedModel],
+               collapse_share: float = 0.8) -> list[dict[str, object]]:
+    """One row per model (references included) for the Prefect table artifact: the
+    headline figures of its report, each followed by its CI bounds when it has an
+    interval, then its collapse signs."""
     rows = []
     for model in models:
         report = model.evaluation.report
@@ -86,7 +141,11 @@ def table_rows(models: list[EvaluatedModel]) -> list[dict[str, object]]:
             if name in intervals:
                 ci = intervals[name]
                 row[f"{name} ci"] = f"[{_number(ci.ci_low)}, {_number(ci.ci_high)}]"
-        row["seconds"] = round(model.evaluation.seconds, 1)
+        found = signs(model, collapse_share)
+        row.update({"top answer": found.top_answer, "top share": _number(found.top_share),
+                    "entropy bits": _number(found.entropy_bits),
+                    "parse rate": _number(found.parse_rate), "collapsed": found.collapsed,
+                    "seconds": round(model.evaluation.seconds, 1)})
         rows.append(row)
     return rows
 
@@ -139,7 +198,7 @@ def _confusion(model: EvaluatedModel) -> list[str]:
     return [*lines, "", f"Per-label recall: {recall}."]
 
 
-def _decision(decision: Decision | None) -> str:
+def _decision(decision: GatedDecision | Decision | None) -> str:
     if decision is None:
         return "**Promotion:** not considered (no registry for this evaluation)."
     if decision.promote:
@@ -148,6 +207,10 @@ def _decision(decision: Decision | None) -> str:
         verdict = "not promoted, no champion yet"
     else:
         verdict = "champion kept"
+    if isinstance(decision, GatedDecision) and decision.bars:
+        failed = [bar.title for bar in decision.bars if bar.required and not bar.passed]
+        why = ("failed " + "; ".join(failed) if failed else "every required bar passed")
+        return f"**Promotion:** {verdict}: {why} (the gate's numbers below)."
     return f"**Promotion:** {verdict}. {decision.reason}"
 
 
@@ -195,9 +258,8 @@ def _tables(summary: EvaluationSummary) -> list[str]:
                 f"{first.backend}; accuracy with its bootstrap 95% CI. \"picks A\" is the share "
                 "of verdicts for the first-shown response; order flips, symmetry and "
                 "transitivity conflicts and cycles are rates over what could be checked.",
-                "", *_pairwise_table(summary.models)]
-    reference = constant_baseline(summary.models)
-    rows = [*summary.models, *([reference] if reference else [])]
+                "", *_pairwise_table([*summary.models, *summary.references])]
+    rows = [*summary.models, *summary.references]
     lines = [f"{first.n} judged units, backend {first.backend}; each value with its "
              f"bootstrap 95% CI ({first.report.n_resamples} resamples). MAE, RMSE and the "
              "correlations use parsed answers only: read them next to the parse-failure rate.",
@@ -207,14 +269,59 @@ def _tables(summary: EvaluationSummary) -> list[str]:
     return lines
 
 
+def _references(summary: EvaluationSummary) -> list[str]:
+    """Every constant answer, and the text baseline, on the metric they are compared on."""
+    compared = gate_.reference_metric(summary.metric, _pairwise(summary.models))
+    values = [f"{name} {value:.3f}"
+              for name, value in constants(summary.models, summary.metric).items()]
+    texts = [r for r in summary.references if r.evaluation.backend != CONSTANT_BACKEND]
+    values += [f"{r.evaluation.model} {r.metric(compared):.3f} (fitted on the train split)"
+               for r in texts]
+    if not texts:
+        values.append("no text baseline (no train split given)")
+    return [f"References on {compared}: " + ", ".join(values) + "."]
+
+
+def _signs_table(summary: EvaluationSummary) -> list[str]:
+    """The collapse signs of every judge and reference, flagged judges named below."""
+    lines = ["| model | most common answer | its share | entropy (bits) | parse rate |",
+             "|---|---|---|---|---|"]
+    for model in [*summary.models, *summary.references]:
+        found = signs(model, summary.collapse_share)
+        lines.append(f"| {model.label} | {found.top_answer or 'none'} | "
+                     f"{found.top_share:.2f} | {found.entropy_bits:.2f} | "
+                     f"{found.parse_rate:.2f} |")
+    flagged = [f"**Collapsed:** {line}." for line in
+               collapsed(summary.models, summary.collapse_share)]
+    return ["## Collapse signs", "", *lines, *(["", *flagged] if flagged else [])]
+
+
+def _gate(decision: GatedDecision | Decision | None) -> list[str]:
+    """The gate's bars with their numbers: which passed, which failed, which only shown."""
+    if not isinstance(decision, GatedDecision) or not decision.bars:
+        return []
+    lines = ["## The gate", "", "| bar | required | result | numbers |", "|---|---|---|---|"]
+    for bar in decision.bars:
+        result = "passed" if bar.passed else "**failed**"
+        lines.append(f"| {bar.title} | {'yes' if bar.required else 'no (shown)'} | {result} | "
+                     f"{bar.detail} |")
+    if decision.order_flip_rate is not None:
+        lines += ["", f"Position consistency: the winner flips with the order on "
+                  f"{_percent(decision.order_flip_rate)} of the pairs checked."]
+    return lines
+
+
 def markdown(summary: EvaluationSummary) -> str:
-    """The report page: settings, the metric tables with 95% CIs, the decision, the files."""
-    lines = [f"# Evaluation: {summary.title}", "", *_tables(summary), ""]
+    """The report page: settings, the metric tables with 95% CIs, the references, the
+    collapse signs, the decision and the gate, the files."""
+    lines = [f"# Evaluation: {summary.title}", "", *_tables(summary), "",
+             *_references(summary), "", *_signs_table(summary), ""]
     if summary.best is not None:
         best = summary.model(summary.best)
         lines += [f"**Best candidate:** {best.label} by {summary.metric} "
                   f"({best.metric(summary.metric):.4f}), `{best.model_dir}`.", "",
-                  _decision(summary.decision), "", *_confusion(best), "",
+                  _decision(summary.decision), "", *_gate(summary.decision), "",
+                  *_confusion(best), "",
                   f"## What {best.label} writes", "",
                   *[f"- `{text[:200]!r}`" for text in best.evaluation.completions[:EXAMPLES]],
                   ""]
@@ -234,11 +341,18 @@ def write(
     decision: Decision | None,
     training_metrics: list[dict[str, float | int | None]],
     out_dir: Path,
+    references: list[EvaluatedModel] | None = None,
+    collapse_share: float = 0.8,
 ) -> EvaluationSummary:
-    """Plots, report.md and summary.json in `out_dir`; the summary points at all of them."""
+    """Plots, report.md and summary.json in `out_dir`; the summary points at all of them.
+
+    `references` are judgements that need no model (the text baseline), shown beside the
+    judges; the best constant answer is added before them (score judges)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    constant = constant_reference(models, metric)
+    references = [*([constant] if constant else []), *(references or [])]
     plots = {f"{metric} per step": plots_.metric_per_step_png(
-        models, metric, out_dir / "metric_per_step.png")}
+        models, metric, out_dir / "metric_per_step.png", references)}
     if best is not None:
         plots[f"confusion matrix of {best.label}"] = plots_.confusion_png(
             best.evaluation.report, best.label, out_dir / "confusion_matrix.png")
@@ -246,8 +360,9 @@ def write(
         plots["training reward"] = plots_.training_reward_png(
             training_metrics, out_dir / "training_reward.png")
     summary = EvaluationSummary(title=title, metric=metric, models=models,
-                                best=best.label if best else None, decision=decision,
-                                plots=plots, report_path=out_dir / REPORT_FILE)
+                                references=references, best=best.label if best else None,
+                                decision=decision, collapse_share=collapse_share, plots=plots,
+                                report_path=out_dir / REPORT_FILE)
     summary.report_path.write_text(markdown(summary), encoding="utf-8")
     (out_dir / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

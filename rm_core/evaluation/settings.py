@@ -14,6 +14,33 @@ MetricName = Literal[
 ]
 
 
+class GateSettings(BaseModel):
+    """The bars a challenger must clear to be promoted; every one is measured and reported
+    either way, these say which ones decide. A judge that a constant answer or a
+    bag-of-words model matches has learned nothing worth a champion's place."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    beat_incumbent: bool = Field(
+        True, description="beat the champion (before the first promotion: the base model) by "
+        "a paired-bootstrap CI above 0 on the promotion metric"
+    )
+    beat_constants: bool = Field(
+        True, description='beat the best constant answer ("always k" for every label k) the '
+        "same way"
+    )
+    positive_spearman: bool = Field(
+        True, description="score judges: Spearman correlation with the labels, CI low above 0"
+    )
+    above_chance: bool = Field(
+        True, description="pairwise judges: accuracy CI low above 0.5"
+    )
+    beat_text_baseline: bool = Field(
+        False, description="beat the TF-IDF text baseline fitted on the train split the "
+        "same way"
+    )
+
+
 class EvaluationSettings(BaseModel):
     """Generation and comparison settings; defaults judge greedily on the whole val split."""
 
@@ -44,9 +71,17 @@ class EvaluationSettings(BaseModel):
     registry_dir: Path | None = Field(
         None, description="champion registry; default <artifacts_dir>/registry/<name>"
     )
+    gate: GateSettings = Field(GateSettings(), description="the promotion bars")
+    collapse_share: float = Field(
+        0.8, gt=0, le=1, description="flag a judge whose most common answer takes at least "
+        "this share of the rows (a collapse sign, not a bar)"
+    )
     tensor_parallel_size: int = Field(1, gt=0, description="vLLM backend only")
     gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="vLLM backend only")
 
+
+# Settings that only decide or flag: changing them re-decides, it does not re-judge.
+DECISION_ONLY = frozenset({"registry_dir", "metric", "gate", "collapse_share"})
 
 # What a pairwise judge can be ranked and promoted by (both in `PairwiseReport.headline`).
 PAIRWISE_METRICS = ("accuracy", "parse_failure_rate")

@@ -26,7 +26,7 @@ from rm_core.artifacts import (
 from rm_core.evaluation.checkpoints import CheckpointError, checkpoint_steps, merge
 from rm_core.evaluation.registry import METRICS
 from rm_core.evaluation.runner import JudgeEvaluation, evaluate_model
-from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.evaluation.settings import DECISION_ONLY, EvaluationSettings
 from rm_core.judge.templates import Template
 from rm_core.training.run import model_fingerprint
 
@@ -92,7 +92,7 @@ def file_fingerprint(path: Path) -> str:
 def evaluation_key(model_dir: Path, val_path: Path, template: Template,
                    settings: EvaluationSettings, max_new_tokens: int) -> str:
     """Changes with the model's files, the rows, the template and what shapes generation."""
-    judged = settings.model_dump(mode="json", exclude={"registry_dir", "metric"})
+    judged = settings.model_dump(mode="json", exclude=set(DECISION_ONLY))
     return stage_key("eval", model=model_fingerprint(model_dir), val=file_fingerprint(val_path),
                      template=repr(template), settings=judged, max_new_tokens=max_new_tokens)
 
