@@ -27,6 +27,8 @@ TABLE_COLUMNS = {
     "acc": "judge/acc/mean",
     "parse rate": "judge/parsed/mean",
     "abs error": "judge/abs_error/mean",
+    "top share": "judge/pred/top_share",  # collapse signs: rm_core.training.judge_metrics
+    "entropy": "judge/pred/entropy",
     "response length": "response_length/mean",
     "groups kept": "dynamic_sampling/kept_groups",  # rm_core.training.cpu_steps
     "generation s": "timing_s/gen",
