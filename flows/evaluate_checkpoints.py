@@ -37,6 +37,7 @@ from tasks.evaluation import (
     compare_with_champion,
     judge_models,
     merge_checkpoints,
+    publish_history,
     report_evaluation,
     text_baseline,
 )
@@ -123,19 +124,21 @@ def evaluate_checkpoints(
     champion = next((m for m in judged if m.kind == "champion"), None)
     best = stage.best_candidate(judged, metric)
     words = text_baseline(train, val, config.data, config.evaluation)
-    decision = None
+    decision, decisions = None, None
     if promote and best is not None:
         decision = compare_with_champion(
             registry, best, champion, metric, stage.file_fingerprint(val),
             str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
             config.evaluation, words,
         )  # fmt: skip
+        decisions = publish_history(registry, config.name)
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     return report_evaluation(title, metric, judged, best, decision,
                              stage.training_metrics(run) if run else [],
                              root / "reports" / str(flow_run.id or "local"),
                              training.wandb if training else WandbSettings(enabled=False),
-                             [words] if words else [], config.evaluation.collapse_share)
+                             [words] if words else [], config.evaluation.collapse_share,
+                             decisions)
 
 
 def _rows(config_path: str, config: ExperimentConfig, val_path: str | None,

@@ -4,6 +4,7 @@ the text baseline (in this process: no model), compare through the gate, report.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from rm_core.cluster.resources import JobResources
 from rm_core.cluster.target import RayTarget
 from rm_core.config import DataConfig
 from rm_core.data.stage import template_for
-from rm_core.evaluation import promotion, report, stage
+from rm_core.evaluation import history, promotion, report, stage
 from rm_core.evaluation.gate import GatedDecision
 from rm_core.evaluation.registry import load_champion, read_decisions
 from rm_core.evaluation.runner import check_model_dir, check_val_file
@@ -150,16 +151,32 @@ def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
     return decision
 
 
+def history_key(experiment: str) -> str:
+    """Prefect artifact keys take lowercase letters, digits and dashes."""
+    return "judge-history-" + re.sub(r"[^a-z0-9]+", "-", experiment.lower()).strip("-")
+
+
+@task(name="publish-history")
+def publish_history(registry_dir: Path, experiment: str) -> list[dict[str, Any]]:
+    """The keyed table artifact `judge-history-<experiment>`, a new version every run
+    (the UI's artifact page lists them): every decision so far, oldest first."""
+    decisions = read_decisions(registry_dir)
+    create_table_artifact(history.history_rows(decisions), key=history_key(experiment),
+                          description=f"{experiment}: every promotion decision, oldest first")
+    return decisions
+
+
 @task(name="report-evaluation")
 def report_evaluation(title: str, metric: str, models: list[stage.EvaluatedModel],
                       best: stage.EvaluatedModel | None, decision: GatedDecision | None,
                       training_metrics: list[dict[str, Any]], out_dir: Path,
                       wandb: WandbSettings, references: list[stage.EvaluatedModel] | None = None,
-                      collapse_share: float = 0.8) -> report.EvaluationSummary:
+                      collapse_share: float = 0.8,
+                      decisions: list[dict[str, Any]] | None = None) -> report.EvaluationSummary:
     """Plots, report.md, the Prefect markdown and table artifacts, W&B; a collapsed judge
     is a warning in the log."""
     summary = report.write(title, metric, models, best, decision, training_metrics, out_dir,
-                           references, collapse_share)
+                           references, collapse_share, decisions)
     for line in report.collapsed(models, collapse_share):
         get_run_logger().warning("collapse: %s", line)
     create_markdown_artifact(report.markdown(summary), key="evaluation-report",

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from tiny_training import TINY_TRAINING
 
 from flows.pointwise_train import main, pointwise_train
@@ -64,9 +71,24 @@ def everything_recorded(artifacts_dir: Path) -> Iterator[tuple[str, bytes]]:
                 if path.is_file())
 
 
+def history_versions(key: str, since: datetime) -> list[Any]:
+    """The versions of a keyed artifact created since `since` (other tests of the session
+    share the server), oldest first."""
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        return sorted((a for a in found if a.created and a.created >= since),
+                      key=lambda artifact: artifact.created)
+
+    return asyncio.run(read())
+
+
 def test_pointwise_train_trains_evaluates_decides_and_a_rerun_is_cached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    started = datetime.now(UTC)
     secret = f"planted-{uuid4().hex}"
     monkeypatch.setenv("WANDB_API_KEY", secret)
     config = write_config(tmp_path / "tiny.yaml", TINY_TRAINING)
@@ -129,6 +151,15 @@ def test_pointwise_train_trains_evaluates_decides_and_a_rerun_is_cached(
     assert regated is not None and not regated.promote
     assert next(bar for bar in regated.bars if bar.name == "text_baseline").required
     assert len(read_decisions(registry)) == 3
+
+    # the history: a version of the keyed table per decided run, the latest with every row
+    versions = history_versions("judge-history-tiny", started)
+    assert len(versions) == 3
+    latest = json.loads(versions[-1].data)
+    assert [row["decision"] for row in latest] == ["kept"] * 3
+    assert latest[-1]["failed bars"].startswith("incumbent, constants")
+    assert latest[0]["train key"] == result.train.key[:12]
+    assert "the champion over runs" in stricter.result().evaluation.plots
 
 
 def test_a_config_without_training_is_a_clear_error(

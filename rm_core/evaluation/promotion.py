@@ -110,7 +110,7 @@ def compare_and_promote(
             step=challenger.step or 0,
         ))  # fmt: skip
     record_decision(registry_dir, decision, run_id, provenance.get("train_key"),
-                    provenance.get("evaluation_version"))
+                    provenance.get("evaluation_version"), data_fingerprint)
     return decision
 
 

@@ -346,16 +346,18 @@ def load_champion(registry_dir: Path) -> Champion | None:
 
 
 def record_decision(registry_dir: Path, decision: Decision, run_id: str,
-                    train_key: str | None = None, evaluation_version: str | None = None) -> None:
+                    train_key: str | None = None, evaluation_version: str | None = None,
+                    data_fingerprint: str | None = None) -> None:
     """Append the decision and its numbers to decisions.jsonl, promoted or not, with the
-    train stage it judged and the evaluation that judged it (so a later run can tell
-    that nothing changed since)."""
+    train stage it judged, the evaluation that judged it (so a later run can tell that
+    nothing changed since) and the rows it was judged on (the history shows them)."""
     registry_dir = Path(registry_dir)
     registry_dir.mkdir(parents=True, exist_ok=True)
     entry = {
         "run_id": run_id,
         "train_key": train_key,
         "evaluation_version": evaluation_version,
+        "data_fingerprint": data_fingerprint,
         "decided_at": datetime.now(UTC).isoformat(),
         **json.loads(decision.model_dump_json()),
     }

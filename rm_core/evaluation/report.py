@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from rm_core.evaluation import gate as gate_
+from rm_core.evaluation import history
 from rm_core.evaluation import plots as plots_
 from rm_core.evaluation.gate import CollapseSigns, GatedDecision
 from rm_core.evaluation.metrics import MetricValue
@@ -343,11 +345,13 @@ def write(
     out_dir: Path,
     references: list[EvaluatedModel] | None = None,
     collapse_share: float = 0.8,
+    decisions: list[dict[str, Any]] | None = None,
 ) -> EvaluationSummary:
     """Plots, report.md and summary.json in `out_dir`; the summary points at all of them.
 
     `references` are judgements that need no model (the text baseline), shown beside the
-    judges; the best constant answer is added before them (score judges)."""
+    judges; the best constant answer is added before them (score judges). `decisions`, the
+    registry's so far, give a plot of the champion's metric over the runs."""
     out_dir.mkdir(parents=True, exist_ok=True)
     constant = constant_reference(models, metric)
     references = [*([constant] if constant else []), *(references or [])]
@@ -359,6 +363,8 @@ def write(
     if training_metrics:
         plots["training reward"] = plots_.training_reward_png(
             training_metrics, out_dir / "training_reward.png")
+    if decisions:
+        plots["the champion over runs"] = history.trend_png(decisions, out_dir / "history.png")
     summary = EvaluationSummary(title=title, metric=metric, models=models,
                                 references=references, best=best.label if best else None,
                                 decision=decision, collapse_share=collapse_share, plots=plots,
