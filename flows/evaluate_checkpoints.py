@@ -41,6 +41,7 @@ from tasks.evaluation import (
     report_evaluation,
     text_baseline,
 )
+from tasks.lineage import record_champion, record_checkpoints
 from tasks.training import prepare_model
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
@@ -120,6 +121,7 @@ def evaluate_checkpoints(
                                        model_dir=champion_dir))
         judged = judge_models(models, val, config.data, config.evaluation,
                               _max_new_tokens(config), root, target, resources)
+    record_checkpoints(config.name, steps, val.parent)
     base_judged = next((m for m in judged if m.kind == "base"), None)
     champion = next((m for m in judged if m.kind == "champion"), None)
     best = stage.best_candidate(judged, metric)
@@ -132,6 +134,9 @@ def evaluate_checkpoints(
             config.evaluation, words,
         )  # fmt: skip
         decisions = publish_history(registry, config.name)
+        if decision.promote:
+            record_champion(config.name, registry, steps.get(best.step or 0, best.model_dir),
+                            {"metric": metric, "value": decision.challenger_value})
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     return report_evaluation(title, metric, judged, best, decision,
                              stage.training_metrics(run) if run else [],

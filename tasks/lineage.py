@@ -48,3 +48,16 @@ def record_asset(key: str, name: str, upstream: list[str],
     task = materialize(Asset(key=key, properties=AssetProperties(name=name)),
                        asset_deps=upstream, name=f"asset-{name}", cache_policy=NO_CACHE)(recorded)
     task()
+
+
+def record_checkpoints(experiment: str, steps: dict[int, Path], dataset: Path) -> None:
+    """Each checkpoint of a run as made from the verl dataset it trained on."""
+    for step, folder in sorted(steps.items()):
+        record_asset(file_asset(folder), f"{experiment}-step-{step}", [file_asset(dataset)])
+
+
+def record_champion(experiment: str, registry: Path, source: Path,
+                    metrics: dict[str, Any]) -> None:
+    """The promoted champion as made from the checkpoint (or model folder) it copies."""
+    record_asset(file_asset(registry / "champion"), f"{experiment}-champion",
+                 [file_asset(source)], metrics)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import wait_for
+from prefect_events import asset_graph
 from tiny_training import TINY_TRAINING
 
 from deployments.run import parameters
 from flows.judge_training import RunSettings, config_setting
 from flows.pointwise_train import main, pointwise_train
-from rm_core.config import load_experiment
+from rm_core.config import SAMPLE_FILES, load_experiment
 from rm_core.errors import ConfigError
 from rm_core.evaluation.registry import load_champion
 
@@ -62,6 +64,14 @@ def test_parameters_and_overrides_reach_data_training_evaluation_and_registry(
     [report] = [json.loads(path.read_text()) for path in root.glob("split/*/split_report.json")]
     share = report["val_prompts"] / (report["val_prompts"] + report["train_prompts"])
     assert share == pytest.approx(0.3, abs=0.02)
+
+    # lineage: source -> verl dataset -> the checkpoint -> the champion, as Prefect assets
+    checkpoint = result.train.checkpoint_dir / "global_step_1"
+    [dataset] = root.glob("verl/*")
+    graph = wait_for(lambda: (found := asset_graph(root)) and len(found) == 3 and found, 60)
+    assert graph == {f"file://{dataset}": {f"file://{SAMPLE_FILES['helpsteer2']}"},
+                     f"file://{checkpoint}": {f"file://{dataset}"},
+                     f"file://{root / 'registry' / 'tiny' / 'champion'}": {f"file://{checkpoint}"}}
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -15,6 +15,7 @@ from conftest import wait_for
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect_events import asset_graph
 
 from flows.prepare_data import DEFAULT_CONFIG, main, prepare_data, resolve_config
 from rm_core.config import SAMPLE_FILES, SourceConfig
@@ -36,20 +37,6 @@ def task_states(flow_run_id: UUID) -> dict[str, str]:
             )
         return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs
                 if not run.name.startswith("asset-")}
-
-    return asyncio.run(read())
-
-
-def asset_events(flow_run_id: UUID) -> list[dict[str, Any]]:
-    """The asset materialization events of a flow run, read back through the events API."""
-
-    async def read() -> list[dict[str, Any]]:
-        query = {"filter": {"event": {"name": ["prefect.asset.materialization.succeeded"]},
-                            "related": {"id": [f"prefect.flow-run.{flow_run_id}"]},
-                            "occurred": {"since": "2020-01-01T00:00:00Z"}}, "limit": 50}
-        async with get_client() as client:
-            response = await client.request("POST", "/events/filter", json=query)
-        return response.json()["events"]
 
     return asyncio.run(read())
 
@@ -114,14 +101,8 @@ def test_second_run_is_fully_cached_and_writes_nothing(tmp_path: Path) -> None:
 def test_the_verl_dataset_is_an_asset_made_from_the_source(tmp_path: Path) -> None:
     state, _ = run(DEFAULT_CONFIG, tmp_path)
     verl = state.result()
-    events = wait_for(lambda: asset_events(state.state_details.flow_run_id), timeout_s=60)
-    assert events, "no asset materialization event"
-    (event,) = events
-    assert event["resource"]["prefect.resource.id"] == f"file://{verl.dir}"
-    upstream = [related["prefect.resource.id"] for related in event["related"]
-                if related.get("prefect.resource.role") == "asset"]
-    assert upstream == [f"file://{SAMPLE_FILES['helpsteer2']}"]
-    assert event["payload"]["val_rows"] == verl.val_rows
+    graph = wait_for(lambda: asset_graph(tmp_path), timeout_s=60)
+    assert graph == {f"file://{verl.dir}": {f"file://{SAMPLE_FILES['helpsteer2']}"}}
 
 
 def test_changed_split_seed_recomputes_only_split_and_verl(tmp_path: Path) -> None:
