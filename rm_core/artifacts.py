@@ -54,6 +54,10 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
     "promote": ("evaluation/registry.py", "evaluation/promotion.py"),
     "learning-signal": ("judge/generation.py", "judge/rewards.py", "judge/templates.py"),
+    "bench": ("benchmarks/stage.py", "benchmarks/units.py", "benchmarks/items.py",
+              "evaluation/runner.py", "evaluation/backends.py", "evaluation/metrics.py",
+              "evaluation/pointwise.py", "evaluation/pairwise.py", "evaluation/settings.py",
+              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
 }
 
 
