@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from rm_core.artifacts import is_complete
 from rm_core.benchmarks import report, scoring
 from rm_core.benchmarks import stage as bench_stage
-from rm_core.benchmarks.items import BenchmarkSet, read_items, write_items
+from rm_core.benchmarks.items import BenchmarkSet, HubUnavailable, read_items, write_items
 from rm_core.benchmarks.loaders import load_benchmark
 from rm_core.benchmarks.units import judged_kind
 from rm_core.cluster.resources import JobResources
@@ -25,7 +27,13 @@ from tasks.cluster import run_model_job, worth_retrying_task
 from tasks.evaluation import ModelToJudge
 
 
-@task(name="load-benchmark", retries=2, retry_delay_seconds=[10, 60])
+def hub_unavailable(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Retry only an unreachable hub: a bad file or name fails the same way again."""
+    return isinstance(state.result(raise_on_failure=False), HubUnavailable)
+
+
+@task(name="load-benchmark", retries=2, retry_delay_seconds=[10, 60],
+      retry_condition_fn=hub_unavailable)
 def load_benchmark_items(name: str, source: str | None, limit: int | None, seed: int,
                          root: Path) -> tuple[BenchmarkSet, Path]:
     """The benchmark's items (hub or file), sampled to `limit`, stored as an items file;

@@ -11,6 +11,7 @@ import pytest
 from rm_core.benchmarks.items import (
     BENCHMARKS,
     BenchmarkError,
+    HubUnavailable,
     read_items,
     write_items,
 )
@@ -92,7 +93,7 @@ def test_an_unreachable_hub_says_to_use_a_local_file(monkeypatch: pytest.MonkeyP
         raise ConnectionError("no network")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(BenchmarkError, match=r"allenai/reward-bench-2.*local file"):
+    with pytest.raises(HubUnavailable, match=r"allenai/reward-bench-2.*local file"):
         load_benchmark("rewardbench2")
     with pytest.raises(BenchmarkError, match="not on the Hugging Face hub"):
         load_benchmark("rm-bench")

@@ -35,6 +35,10 @@ class BenchmarkError(RmPipelineError):
     """A benchmark name, source or file cannot be used as given."""
 
 
+class HubUnavailable(BenchmarkError):
+    """The benchmark's Hugging Face dataset could not be loaded: worth retrying later."""
+
+
 def check_names(names: list[str]) -> list[str]:
     """The names, each a known benchmark; an unknown one is an error listing the known."""
     unknown = [name for name in names if name not in BENCHMARKS]

@@ -34,6 +34,7 @@ from rm_core.benchmarks.items import (
     BenchmarkError,
     BenchmarkItem,
     BenchmarkSet,
+    HubUnavailable,
     Quarantined,
     check_names,
 )
@@ -189,7 +190,7 @@ def _hub_rows(name: str) -> list[dict[str, Any]]:
     try:
         return datasets.load_dataset(dataset, split=split).to_list()
     except Exception as exc:  # network, auth or schema: all mean "use a local file"
-        raise BenchmarkError(
+        raise HubUnavailable(
             f"could not load {name} from the Hugging Face hub ({dataset}, split {split}): "
             f"{type(exc).__name__}: {exc}; give a local file in the same schema instead"
         ) from exc

@@ -20,7 +20,7 @@ class ModelScore(BaseModel):
     label: str
     model_dir: Path
     score: BenchmarkScore
-    seconds: float = math.nan  # judging time (the job's), NaN when read from the cache
+    seconds: float = math.nan  # how long the judging took when it ran (maybe an earlier run)
 
 
 class BenchmarkResult(BaseModel):
