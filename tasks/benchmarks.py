@@ -13,7 +13,7 @@ from prefect.states import State
 from rm_core.artifacts import is_complete
 from rm_core.benchmarks import report, scoring
 from rm_core.benchmarks import stage as bench_stage
-from rm_core.benchmarks.items import BenchmarkSet, HubUnavailable, read_items, write_items
+from rm_core.benchmarks.items import BenchmarkInfo, HubUnavailable, read_items, write_items
 from rm_core.benchmarks.loaders import load_benchmark
 from rm_core.benchmarks.units import judged_kind
 from rm_core.cluster.resources import JobResources
@@ -35,9 +35,10 @@ def hub_unavailable(task: Task, task_run: TaskRun, state: State) -> bool:
 @task(name="load-benchmark", retries=2, retry_delay_seconds=[10, 60],
       retry_condition_fn=hub_unavailable)
 def load_benchmark_items(name: str, source: str | None, limit: int | None, seed: int,
-                         root: Path) -> tuple[BenchmarkSet, Path]:
-    """The benchmark's items (hub or file), sampled to `limit`, stored as an items file;
-    rows that do not fit the schema go to a quarantine artifact."""
+                         root: Path) -> tuple[BenchmarkInfo, Path]:
+    """The benchmark's items (hub or file), sampled to `limit`, stored as an items file
+    (the path is what later tasks take, not the items); rows that do not fit the schema
+    go to a quarantine artifact."""
     benchmark = load_benchmark(name, source, limit, seed)
     logger = get_run_logger()
     logger.info("%s: %d items from %s (%d rows read, %d quarantined)", name,
@@ -47,7 +48,7 @@ def load_benchmark_items(name: str, source: str | None, limit: int | None, seed:
         create_table_artifact([q.model_dump() for q in benchmark.quarantined[:500]],
                               key=f"{_artifact_key(name)}-quarantine",
                               description=f"{name}: rows that do not fit its schema")
-    return benchmark, write_items(benchmark, root)
+    return benchmark.info(), write_items(benchmark, root)
 
 
 @task(name="judge-benchmarks", retries=2, retry_delay_seconds=[10, 60],
@@ -76,7 +77,7 @@ def judge_benchmarks(models: list[ModelToJudge], items_paths: list[Path], data: 
 
 
 @task(name="score-benchmarks")
-def score_benchmarks(benchmarks: list[tuple[BenchmarkSet, Path]], models: list[ModelToJudge],
+def score_benchmarks(benchmarks: list[tuple[BenchmarkInfo, Path]], models: list[ModelToJudge],
                      outs: dict[str, dict[str, Path]], data: DataConfig,
                      settings: EvaluationSettings, registry_dir: Path,
                      out_dir: Path) -> list[report.BenchmarkResult]:

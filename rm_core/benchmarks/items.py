@@ -77,6 +77,16 @@ class Quarantined(BaseModel):
     reason: str
 
 
+class BenchmarkInfo(BaseModel):
+    """What a report says about a benchmark read: its source and how many rows were used."""
+
+    name: str
+    origin: str
+    items: int
+    total_rows: int
+    quarantined: int
+
+
 class BenchmarkSet(BaseModel):
     """A benchmark's usable items (after sampling) and the rows kept out."""
 
@@ -85,6 +95,10 @@ class BenchmarkSet(BaseModel):
     items: list[BenchmarkItem]
     quarantined: list[Quarantined] = []
     total_rows: int  # rows read before quarantine and sampling
+
+    def info(self) -> BenchmarkInfo:
+        return BenchmarkInfo(name=self.name, origin=self.origin, items=len(self.items),
+                             total_rows=self.total_rows, quarantined=len(self.quarantined))
 
     def fingerprint(self) -> str:
         """sha256 of the items as judged: the cache key's benchmark part."""

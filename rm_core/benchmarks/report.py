@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from rm_core.benchmarks.items import BenchmarkSet
+from rm_core.benchmarks.items import BenchmarkInfo
 from rm_core.benchmarks.scoring import BenchmarkScore
 from rm_core.evaluation.metrics import MetricValue
 
@@ -67,10 +67,10 @@ def markdown(results: list[BenchmarkResult]) -> str:
     return "\n".join(lines)
 
 
-def result_of(benchmark: BenchmarkSet, models: list[ModelScore]) -> BenchmarkResult:
+def result_of(benchmark: BenchmarkInfo, models: list[ModelScore]) -> BenchmarkResult:
     return BenchmarkResult(benchmark=benchmark.name, origin=benchmark.origin,
-                           items=len(benchmark.items), total_rows=benchmark.total_rows,
-                           quarantined=len(benchmark.quarantined), models=models)
+                           items=benchmark.items, total_rows=benchmark.total_rows,
+                           quarantined=benchmark.quarantined, models=models)
 
 
 def write(results: list[BenchmarkResult], out_dir: Path) -> Path:
