@@ -56,6 +56,10 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "promote": ("evaluation/registry.py", "evaluation/promotion.py", "evaluation/gate.py",
                 "evaluation/text_baseline.py"),
     "learning-signal": ("judge/generation.py", "judge/rewards.py", "judge/templates.py"),
+    "bench": ("benchmarks/stage.py", "benchmarks/units.py", "benchmarks/items.py",
+              "evaluation/runner.py", "evaluation/backends.py", "evaluation/metrics.py",
+              "evaluation/pointwise.py", "evaluation/pairwise.py", "evaluation/settings.py",
+              "judge/generation.py", "judge/rewards.py", "judge/templates.py"),
 }
 
 

@@ -42,6 +42,7 @@ UPSTREAM = {
     "eval": ("merge", "train", "verl", "split", "ingest"),
     "promote": ("eval", "merge", "train", "verl", "split", "ingest"),
     "learning-signal": ("verl", "split", "ingest"),
+    "bench": ("merge", "train", "verl", "split", "ingest"),
 }
 # Imported for something other than the stage's output, per stage.
 NOT_OUTPUT_OF = {

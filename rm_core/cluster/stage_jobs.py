@@ -33,8 +33,10 @@ STAGE_MAIN = "rm_core.cluster.stage_main"
 SPEC_FILE = "job_spec.json"
 RESULT_FILE = "job_result.json"
 # What a job's working_dir never needs: data, weights, caches, the repo's own history.
+# gitignore patterns: the repository's top-level folders are anchored with "/", or
+# "data" and "benchmarks" would also drop the rm_core/data and rm_core/benchmarks packages.
 CODE_EXCLUDES = [
-    ".git", ".venv", "artifacts", "wandb", "benchmarks", "tests", "data", "docs",
+    ".git", ".venv", "/artifacts", "/wandb", "/benchmarks", "/tests", "/data", "/docs",
     "*.parquet", "*.safetensors", "*.gguf", "__pycache__", ".pytest_cache", ".ruff_cache",
     ".hypothesis", "*.egg-info", ".stack",
 ]

@@ -374,3 +374,25 @@ def read_decisions(registry_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+# --- public benchmark scores (rm_core.benchmarks) ------------------------------------------
+BENCHMARKS_JSONL = "benchmarks.jsonl"
+
+
+def record_benchmark_scores(registry_dir: Path, entry: dict[str, Any]) -> None:
+    """Append a judged model's benchmark scores next to the champion (benchmarks.jsonl), so
+    a later judge's scores on the same items can be read beside them."""
+    registry_dir = Path(registry_dir)
+    registry_dir.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"recorded_at": datetime.now(UTC).isoformat(), **entry}, sort_keys=True)
+    with (registry_dir / BENCHMARKS_JSONL).open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def read_benchmark_scores(registry_dir: Path) -> list[dict[str, Any]]:
+    """Every recorded benchmark score, oldest first."""
+    path = Path(registry_dir) / BENCHMARKS_JSONL
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
