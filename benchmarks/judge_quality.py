@@ -19,7 +19,6 @@ the incumbent.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -32,10 +31,9 @@ from benchmarks.headline import headline  # noqa: E402
 from flows.pointwise_train import pointwise_train  # noqa: E402
 from rm_core.evaluation import gate, stage  # noqa: E402
 from rm_core.evaluation.gate import GatedDecision  # noqa: E402
-from rm_core.evaluation.metrics import MetricValue  # noqa: E402
 from rm_core.evaluation.promotion import text_reference  # noqa: E402
 from rm_core.evaluation.registry import Baseline, decide  # noqa: E402
-from rm_core.evaluation.report import EvaluationSummary  # noqa: E402
+from rm_core.evaluation.report import EvaluationSummary, cell  # noqa: E402
 from rm_core.evaluation.settings import EvaluationSettings  # noqa: E402
 
 CONFIG = REPO_ROOT / "configs" / "pointwise_helpsteer2_sample.yaml"
@@ -70,14 +68,6 @@ def overrides(args: argparse.Namespace, registry: Path) -> dict[str, object]:
     if args.model == "tiny-qwen2":
         settings.update(TINY)
     return settings
-
-
-def cell(value: MetricValue) -> str:
-    if math.isnan(value.value):
-        return "n/a"
-    if math.isnan(value.ci_low):
-        return f"{value.value:.3f}"
-    return f"{value.value:.3f} [{value.ci_low:.2f}, {value.ci_high:.2f}]"
 
 
 def gate_of(model: stage.EvaluatedModel, base: stage.EvaluatedModel | None,

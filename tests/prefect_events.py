@@ -1,13 +1,16 @@
-"""Asset lineage as the Prefect server records it: materialization events, read back
-through the events API (Prefect 3.8's open-source server has no asset API)."""
+"""What a run recorded on the Prefect server, read back through its API: artifacts, and
+asset lineage from materialization events (Prefect 3.8's open-source server has no asset
+API)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 Edges = dict[str, set[str]]
 
@@ -31,3 +34,15 @@ def asset_graph(under: Path, since: datetime | None = None) -> Edges:
             related["prefect.resource.id"] for related in event["related"]
             if related.get("prefect.resource.role") == "asset"}
     return graph
+
+
+def artifacts_of(flow_run_id: UUID) -> dict[str, str]:
+    """Key -> data of the keyed artifacts a flow run created."""
+
+    async def read() -> dict[str, str]:
+        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(flow_run_filter=in_run)
+        return {a.key: a.data for a in artifacts if a.key}
+
+    return asyncio.run(read())

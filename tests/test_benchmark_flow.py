@@ -3,15 +3,12 @@ benchmarks in a Ray job on the session's two-node cluster, scored on the flow's 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 import yaml
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect_events import artifacts_of
 from ray_nodes import TwoNodes
 
 from flows.benchmark_judge import benchmark_judge
@@ -40,16 +37,6 @@ def write_config(path: Path, nodes: TwoNodes) -> Path:
     }
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def artifacts_of(flow_run_id: UUID) -> dict[str, str]:
-    async def read() -> dict[str, str]:
-        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        async with get_client() as client:
-            artifacts = await client.read_artifacts(flow_run_filter=in_run)
-        return {a.key: a.data for a in artifacts if a.key}
-
-    return asyncio.run(read())
 
 
 def test_the_tiny_model_is_benchmarked_on_the_cluster_and_cached(

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 import yaml
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect_events import artifacts_of
 
 from flows.evaluate_checkpoints import evaluate_checkpoints, main
 from rm_core.embedded_models import build_tiny_qwen2
@@ -35,16 +32,6 @@ def write_config(path: Path, wandb: bool = False, include_base: bool = True,
     }
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def artifacts_of(flow_run_id: UUID) -> dict[str, str]:
-    async def read() -> dict[str, str]:
-        in_run = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        async with get_client() as client:
-            artifacts = await client.read_artifacts(flow_run_filter=in_run)
-        return {a.key: a.data for a in artifacts if a.key}
-
-    return asyncio.run(read())
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,8 @@ class EvaluationSummary(BaseModel):
         return next(m for m in self.models if m.label == label)
 
 
-def _cell(value: MetricValue) -> str:
+def cell(value: MetricValue) -> str:
+    """A metric as `value [low, high]`, `n/a` when undefined."""
     if math.isnan(value.value):
         return "n/a"
     if math.isnan(value.ci_low):
@@ -157,7 +158,7 @@ def describe(model: EvaluatedModel) -> str:
     evaluation, report = model.evaluation, model.evaluation.report
     if isinstance(report, PairwiseReport):
         pref = report.preference
-        figures = (f"accuracy {_cell(pref.accuracy)}, parse failures "
+        figures = (f"accuracy {cell(pref.accuracy)}, parse failures "
                    f"{_percent(pref.parse_failure_rate)}, predicted ties "
                    f"{_percent(pref.predicted_tie_rate)}, picks A "
                    f"{_percent(pref.first_position_rate)}, order flips "
@@ -182,7 +183,7 @@ def _metric_table(models: list[EvaluatedModel]) -> list[str]:
     lines = ["| model | " + " | ".join(HEADLINE.values()) + " |",
              "|---" * (len(HEADLINE) + 1) + "|"]
     for model in models:
-        cells = [_cell(model.evaluation.report.metrics[name]) for name in HEADLINE]
+        cells = [cell(model.evaluation.report.metrics[name]) for name in HEADLINE]
         lines.append(f"| {model.label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -231,7 +232,7 @@ def _pairwise_table(models: list[EvaluatedModel]) -> list[str]:
             continue
         pref, pos, con = report.preference, report.consistency, report.conflicts
         lines.append(
-            f"| {model.label} | {_cell(pref.accuracy)} | {_rate(pref.accuracy_without_tie_labels)}"
+            f"| {model.label} | {cell(pref.accuracy)} | {_rate(pref.accuracy_without_tie_labels)}"
             f" | {_rate(pref.parse_failure_rate)} | {_rate(pref.predicted_tie_rate)} | "
             f"{_rate(pref.first_position_rate)} | {_rate(pos.flip_rate)} of {pos.pairs_checked} | "
             f"{_rate(con.symmetry_conflict_rate)} of {con.symmetry_pairs} | "
@@ -247,8 +248,8 @@ def _dimension_table(models: list[EvaluatedModel]) -> list[str]:
     lines = ["| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for model in models:
         reports = model.evaluation.per_dimension
-        cells = [f"reward {_cell(reports[d].metrics['mean_reward'])}, accuracy "
-                 f"{_cell(reports[d].metrics['accuracy'])}" for d in names if d in reports]
+        cells = [f"reward {cell(reports[d].metrics['mean_reward'])}, accuracy "
+                 f"{cell(reports[d].metrics['accuracy'])}" for d in names if d in reports]
         lines.append(f"| {model.label} | " + " | ".join(cells) + " |")
     return ["Per dimension (each value with its 95% CI):", "", *lines]
 
