@@ -24,7 +24,7 @@ from rm_core.config import registry_dir
 from rm_core.training.run import train_key
 from tasks.cluster import ray_target
 from tasks.evaluation import check_for_changes
-from tasks.training import check_learning_signal, prepare_model, train_judge
+from tasks.training import check_learning_signal, prepare_model, sft_warm_start, train_judge
 
 DEFAULT_CONFIG = "configs/pairwise_helpsteer2_sample.yaml"
 DESCRIPTION = (
@@ -61,7 +61,8 @@ def pairwise_train(
                                     config.evaluation, force)
         if skipped:
             return JudgeTrainResult(skipped=skipped)
-        check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+        signal = check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+        sft_warm_start(model, verl, config.data, spec, root, cluster, resources, signal)
         trained = train_judge(spec, verl, model, config.data, cluster, root,
                               config.ray.job_timeout_s, resources)
         evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),

@@ -40,6 +40,7 @@ UPSTREAM = {
     "eval": ("merge", "train", "verl", "split", "ingest"),
     "promote": ("eval", "merge", "train", "verl", "split", "ingest"),
     "learning-signal": ("verl", "split", "ingest"),
+    "sft": ("verl", "split", "ingest"),
 }
 # Imported for something other than the stage's output, per stage.
 NOT_OUTPUT_OF = {
