@@ -29,6 +29,7 @@ from rm_core.evaluation import stage
 from rm_core.evaluation.promotion import evaluation_version
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
+from rm_core.training.run import sft_start
 from rm_core.training.spec import WandbSettings
 from tasks.cluster import ray_target
 from tasks.evaluation import (
@@ -109,6 +110,9 @@ def evaluate_checkpoints(
         models = [ModelToJudge(label="base", kind="base", step=0,
                                model_dir=Path(prepare_model(base, root, target, resources)))
                   ] if config.evaluation.include_base and base else []
+        sft_model = sft_start(run) if run else None
+        if sft_model:  # the warm start GRPO began from: a candidate beside its steps
+            models.append(ModelToJudge(label="sft", kind="model", model_dir=sft_model))
         merged = merge_checkpoints(steps, root, target, resources)
         models += [ModelToJudge(label=stage.step_label(step), kind="checkpoint", step=step,
                                 model_dir=folder) for step, folder in merged.items()]

@@ -27,7 +27,7 @@ from tasks.cluster import ray_target
 from tasks.concurrency import training_slot
 from tasks.evaluation import check_for_changes
 from tasks.failures import announce_failure
-from tasks.training import check_learning_signal, prepare_model, train_judge
+from tasks.training import check_learning_signal, prepare_model, sft_warm_start, train_judge
 
 DEFAULT_CONFIG = "configs/pointwise_helpsteer2_sample.yaml"
 DESCRIPTION = (
@@ -69,7 +69,9 @@ def pointwise_train(
         with training_slot(config) as busy:
             if busy:
                 return JudgeTrainResult(skipped=busy)
-            check_learning_signal(model, verl, config.data, spec, root, cluster, resources)
+            signal = check_learning_signal(model, verl, config.data, spec, root, cluster,
+                                           resources)
+            sft_warm_start(model, verl, config.data, spec, root, cluster, resources, signal)
             trained = train_judge(spec, verl, model, config.data, cluster, root,
                                   config.ray.job_timeout_s, resources)
         evaluation = evaluate_checkpoints(config_path, run_dir=str(trained.dir),

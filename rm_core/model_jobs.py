@@ -75,6 +75,44 @@ def run_learning_signal(model: str, val_path: str, data: dict[str, Any], samples
     return rate.model_dump(mode="json")
 
 
+# --- sft-warm-start --------------------------------------------------------------------
+
+
+def sft_job(model: str, train_path: Path, val_path: Path, data: DataConfig, spec: TrainSpec,
+            out: Path, work_dir: Path, resources: JobResources) -> StageJob:
+    """The SFT warm start of `model` into `out`. Its driver asks only for the custom
+    resources (which node): the Ray Train worker it starts claims the CPUs or GPUs."""
+    return StageJob(
+        stage="sft", function=f"{MODULE}:run_sft",
+        args={"model": model, "train_path": str(train_path), "val_path": str(val_path),
+              "data": data.model_dump(mode="json"), "sft": spec.sft.model_dump(mode="json"),
+              "thinking": spec.thinking, "cpus": resources.num_cpus,
+              "gpus": resources.num_gpus, "out": str(out), "work_dir": str(work_dir),
+              "signal": {"samples": spec.grpo.rollout_n, "temperature": spec.grpo.temperature,
+                         "max_new_tokens": min(spec.grpo.max_response_length,
+                                               SIGNAL_MAX_NEW_TOKENS)}},
+        work_dir=work_dir,
+        resources=JobResources(num_cpus=0, resources=resources.resources),
+    )
+
+
+def run_sft(model: str, train_path: str, val_path: str, data: dict[str, Any],
+            sft: dict[str, Any], thinking: bool, cpus: float, gpus: float, out: str,
+            work_dir: str, signal: dict[str, Any]) -> dict[str, Any]:
+    """Fine-tune (resuming from the last checkpoint), then measure the SFT model's
+    learning signal exactly as check-learning-signal measures the base model's."""
+    import torch
+
+    from rm_core.artifacts import is_complete, read_result
+    from rm_core.training import sft as sft_stage
+
+    metrics = (read_result(Path(out)) if is_complete(Path(out)) else
+               sft_stage.run(model, train_path, data, sft, thinking, cpus, gpus, work_dir, out))
+    torch.set_num_threads(max(1, int(cpus)))
+    rate = run_learning_signal(out, val_path, data, thinking=thinking, **signal)
+    return {**metrics, "signal": rate}
+
+
 # --- merge-checkpoints -----------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@ log in the run's log, and where each job ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,9 +44,11 @@ def ray_target(config: RayConfig) -> Iterator[RayTarget]:
 
 
 def run_model_job(job: StageJob, target: RayTarget, outputs: Sequence[Path] = (),
-                  timeout_s: float | None = None) -> StageJobResult:
+                  timeout_s: float | None = None,
+                  watch: Callable[[list[str]], None] | None = None) -> StageJobResult:
     """Run a model stage's job on the cluster and wait; record in each new output's
-    manifest (and the job's own) the Ray node it ran on.
+    manifest (and the job's own) the Ray node it ran on. `watch` also sees the job's log
+    lines (a training stage's progress).
 
     Refused before submission when no node offers the job's resources: Ray would keep
     such a job pending, unstoppable, for 15 minutes."""
@@ -60,6 +62,8 @@ def run_model_job(job: StageJob, target: RayTarget, outputs: Sequence[Path] = ()
     def on_lines(lines: list[str]) -> None:
         for line in lines:
             logger.info(strip_ansi(line))
+        if watch is not None:
+            watch(lines)
 
     result = run_stage_job(client, job, job_id, on_lines,
                            {"run_id": run_id, "tool": "rm-pipeline"}, timeout_s=timeout_s)

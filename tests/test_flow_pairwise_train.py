@@ -23,7 +23,10 @@ def write_config(path: Path) -> Path:
                  "converter": "helpsteer2_pairwise",
                  "template": {"answer_prefix": "<preference>"}},
         "training": {"model_path": "tiny-qwen2", "grpo": TINY_GRPO, "save_freq": 2,
-                     "test_freq": -1, "val_before_train": False, "wandb": {"enabled": False}},
+                     "test_freq": -1, "val_before_train": False, "wandb": {"enabled": False},
+                     # A warm start on the preference answers before GRPO.
+                     "sft": {"enabled": True, "epochs": 1, "lr": 3e-3, "save_steps": 100,
+                             "bf16": False}},
         "evaluation": {"limit": 8, "n_resamples": 100},
     }
     path.write_text(yaml.safe_dump(config))
@@ -35,8 +38,12 @@ def test_pairwise_train_trains_and_evaluates_in_both_orders(tmp_path: Path) -> N
     result = pairwise_train(str(config), artifacts_dir=str(tmp_path / "art"))
 
     assert result.train is not None and result.train.last_step == 2
+    # GRPO started from the SFT model, which is judged beside the base model and the steps.
+    assert result.train.sft_model is not None
+    assert (result.train.sft_model / "model.safetensors").is_file()
     evaluation = result.evaluation
-    assert [m.label for m in evaluation.models] == ["base", "step 2"]
+    assert [m.label for m in evaluation.models] == ["base", "sft", "step 2"]
+    assert evaluation.model("sft").model_dir == result.train.sft_model
     assert evaluation.metric == "accuracy"
     judged = evaluation.model("step 2").evaluation
     assert isinstance(judged.report, PairwiseReport)
@@ -47,8 +54,8 @@ def test_pairwise_train_trains_and_evaluates_in_both_orders(tmp_path: Path) -> N
     assert "chance" in {bar.name for bar in evaluation.decision.bars if not bar.passed}
     assert "| picks A |" in evaluation.report_path.read_text()
     table = table_rows(evaluation.models)
-    assert {"accuracy", "order_flip_rate", "first_position_rate"} <= set(table[1])
-    assert not {"mae_parsed", "pearson_parsed", "mean_reward"} & set(table[1])
+    assert {"accuracy", "order_flip_rate", "first_position_rate"} <= set(table[2])
+    assert not {"mae_parsed", "pearson_parsed", "mean_reward"} & set(table[2])
 
 
 def test_each_flow_refuses_the_other_kind_of_config(

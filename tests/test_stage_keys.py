@@ -43,6 +43,7 @@ UPSTREAM = {
     "promote": ("eval", "merge", "train", "verl", "split", "ingest"),
     "learning-signal": ("verl", "split", "ingest"),
     "bench": ("merge", "train", "verl", "split", "ingest"),
+    "sft": ("verl", "split", "ingest"),
 }
 # Imported for something other than the stage's output, per stage.
 NOT_OUTPUT_OF = {

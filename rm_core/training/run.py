@@ -39,6 +39,7 @@ class TrainResult(BaseModel):
     metrics: list[dict[str, float | int | None]]
     zero_signal_steps: list[int]
     ray_node_id: str | None = None  # where the job's driver ran (from the job API)
+    sft_model: Path | None = None  # the SFT warm start GRPO began from, if any
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -57,10 +58,25 @@ def model_fingerprint(model: str | Path) -> str:
     return digest.hexdigest()
 
 
+def sft_key(verl: VerlResult, spec: TrainSpec, model: str | Path) -> str:
+    """The SFT warm start's key: the verl rows (data, data config, template), the SFT
+    settings, the thinking mode and the base model."""
+    return stage_key("sft", data=verl.key, sft=spec.sft.model_dump(mode="json"),
+                     thinking=spec.thinking, model=model_fingerprint(model))
+
+
+def sft_dir(verl: VerlResult, spec: TrainSpec, model: str | Path, root: Path) -> Path | None:
+    """The SFT model GRPO starts from; None when the spec has no SFT warm start."""
+    return stage_dir(root, "sft", sft_key(verl, spec, model)) if spec.sft.enabled else None
+
+
 def train_key(verl: VerlResult, spec: TrainSpec, model: str | Path) -> str:
-    """Depends on the verl rows, the whole spec and the model."""
+    """Depends on the verl rows, the GRPO spec, the base model and, with a warm start, the
+    SFT stage's key (the SFT settings weigh only when SFT is on)."""
     return stage_key(
-        "train", data=verl.key, spec=spec.model_dump(mode="json"), model=model_fingerprint(model)
+        "train", data=verl.key, spec=spec.model_dump(mode="json", exclude={"sft"}),
+        model=model_fingerprint(model),
+        sft=sft_key(verl, spec, model) if spec.sft.enabled else None,
     )
 
 
@@ -77,11 +93,12 @@ def expected_steps(spec: TrainSpec, train_rows: int) -> int:
 
 
 def run_paths(spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path,
-              data: DataConfig) -> RunPaths:
+              data: DataConfig, start: Path | None = None) -> RunPaths:
     """The concrete files of one run (spec-given data files win over the data stage's)
-    and what the reward needs to know about the data's labels and template."""
+    and what the reward needs to know about the data's labels and template. `start` is
+    the SFT model GRPO begins from instead of `model`."""
     return RunPaths(
-        model=Path(model),
+        model=start or Path(model),
         train_files=spec.train_files or verl.train_path,
         val_files=spec.val_files or verl.val_path,
         checkpoint_dir=spec.checkpoint_dir or out / "checkpoints",
@@ -116,6 +133,7 @@ def train(
     secrets: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
     placement: Mapping[str, Any] | None = None,
+    sft_model: Path | None = None,
 ) -> TrainResult:
     """Run (or re-attach to) the GRPO job of `spec` and wait for it; raise if it fails.
 
@@ -145,9 +163,18 @@ def train(
         metrics=monitor.table(),
         zero_signal_steps=monitor.zero_signal_steps,
         ray_node_id=client.get_job_info(job_id).driver_node_id,
+        sft_model=sft_model,
     )
     finish(out, result.model_dump(mode="json"))
     return result
+
+
+def sft_start(run_dir: Path) -> Path | None:
+    """The SFT model a finished run started from (evaluation judges it beside the base)."""
+    if not is_complete(run_dir):
+        return None
+    started = read_result(run_dir).get("sft_model")
+    return Path(started) if started else None
 
 
 def latest_checkpoint_step(checkpoint_dir: Path) -> int | None:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rm_core.training.sft_spec import SftSpec, with_profile_defaults
+
 ProfileName = Literal["cpu", "gpu"]
 # Relative to the job's working_dir (the project's code), where verl loads it by path.
 JUDGE_DATASET_FILE = "rm_core/training/judge_dataset.py"
@@ -125,6 +127,7 @@ class TrainSpec(Strict):
     train_files: Path | None = Field(None, description="verl parquet; default: the data stage's")
     val_files: Path | None = None
     grpo: GrpoSettings
+    sft: SftSpec = Field(description="optional supervised warm start before GRPO")
     save_freq: int = Field(2, description="steps between checkpoints (-1: only at the end)")
     test_freq: int = Field(2, description="steps between validations (-1: never)")
     val_before_train: bool = True
@@ -148,6 +151,7 @@ class TrainSpec(Strict):
             given = data.get("grpo") or {}
             if isinstance(given, dict) and profile in PROFILE_GRPO_DEFAULTS:
                 data = {**data, "grpo": {**PROFILE_GRPO_DEFAULTS[profile], **given}}
+            data = {**data, "sft": with_profile_defaults(profile, data.get("sft"))}
         return data
 
 
