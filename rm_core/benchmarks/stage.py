@@ -61,7 +61,7 @@ def benchmark_job(todo: list[tuple[Path, Path, Path]], data: DataConfig,
 def run_benchmark_judge(todo: list[list[str]], data: dict[str, Any], settings: dict[str, Any],
                         max_new_tokens: int) -> dict[str, Any]:
     """On the cluster: load each model once and judge its items files."""
-    from rm_core.evaluation.runner import _open, check_model_dir
+    from rm_core.evaluation.runner import check_model_dir, load_judge
 
     template = template_for(DataConfig.model_validate(data))
     judged_settings = EvaluationSettings.model_validate(settings)
@@ -70,7 +70,7 @@ def run_benchmark_judge(todo: list[list[str]], data: dict[str, Any], settings: d
         by_model.setdefault(model, []).append((items, out))
     for model, work in by_model.items():
         check_model_dir(Path(model))
-        backend = _open(Path(model), judged_settings)
+        backend = load_judge(Path(model), judged_settings)
         for items_path, out in work:
             print(f"judging {items_path} with {model}", flush=True)
             judge_items(backend, Path(items_path), template, judged_settings, max_new_tokens,

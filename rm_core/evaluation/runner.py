@@ -81,7 +81,7 @@ def check_model_dir(model_dir: Path) -> None:
         )
 
 
-def _open(model_dir: Path, settings: EvaluationSettings) -> JudgeBackend:
+def load_judge(model_dir: Path, settings: EvaluationSettings) -> JudgeBackend:
     """The loaded backend; a tokenizer without chat template could not render the prompts."""
     try:
         backend = open_backend(model_dir, settings)
@@ -246,7 +246,7 @@ def evaluate_model(
     true = [label for i, row in enumerate(rows) for label in _labels(row, i, template, val_parquet)]
     unique_ids = [unit for i, row in enumerate(rows)
                   for unit in _unit_ids(_unique_id(row, i, val_parquet), template)]
-    backend = _open(model_dir, settings)
+    backend = load_judge(model_dir, settings)
     prompts = [generation.render(backend.tokenizer, row["prompt"], template.answer_prefix,
                                  bool(settings.thinking))
                for row in rows]
