@@ -186,7 +186,8 @@ def _check_ports(settings: StackSettings, state: StackState) -> None:
 
 
 def up(settings: StackSettings, notify_url: str | None = None,
-       notify_block: str | None = None, database_url: str | None = None) -> StackState:
+       notify_block: str | None = None, database_url: str | None = None,
+       overdue_hours: float = notifications.DEFAULT_OVERDUE_HOURS) -> StackState:
     """Bring every component up (or keep it), register the deployments, set the failure
     notifications when a target is given, print progress."""
     began = time.monotonic()
@@ -211,20 +212,21 @@ def up(settings: StackSettings, notify_url: str | None = None,
         _say(f"deployments registered in {time.monotonic() - deploy_began:.1f} s")
     else:
         _say("deployments up to date")
-    _set_notifications(settings, notify_url, notify_block)
+    _set_notifications(settings, notify_url, notify_block, overdue_hours)
     _say(f"up in {time.monotonic() - began:.1f} s. Prefect UI {settings.ui_url}, "
          f"Ray dashboard {settings.ray_url}. Stop with `python -m deployments.stack down`.")
     return state
 
 
-def _set_notifications(settings: StackSettings, url: str | None, block: str | None) -> None:
+def _set_notifications(settings: StackSettings, url: str | None, block: str | None,
+                       overdue_hours: float) -> None:
     url = url or (None if block else os.environ.get(NOTIFY_URL_VAR) or None)
     if not url and not block:
         _say(f"failure notifications off: give --notify-url URL (or {NOTIFY_URL_VAR}) or "
              "--notify-block TYPE/NAME")
         return
     try:
-        notifications.ensure_notifications(settings.api_url, url, block)
+        notifications.ensure_notifications(settings.api_url, url, block, overdue_hours)
     except notifications.NotificationError as exc:
         raise StackError(str(exc)) from None
     _say(f"failure notifications to {url or block}: automations "
@@ -336,6 +338,10 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--database-url", help="up: the Prefect server's database, e.g. "
                      "postgresql+asyncpg://user:password@host:5432/prefect (default: SQLite "
                      f"in the state dir, or ${DATABASE_URL_VAR})")
+    cli.add_argument("--overdue-hours", type=float,
+                     default=notifications.DEFAULT_OVERDUE_HOURS,
+                     help="up: notify when a nightly run has not ended this long after it "
+                     "started (default %(default)s)")
     target = cli.add_mutually_exclusive_group()
     target.add_argument("--notify-url", help="up: webhook that gets a JSON {subject, body} "
                         f"when a training run fails (default ${NOTIFY_URL_VAR})")
@@ -358,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = StackSettings.resolve(args.state_dir, args.prefect_port, args.ray_port)
     try:
         if args.command == "up":
-            up(settings, args.notify_url, args.notify_block, args.database_url)
+            up(settings, args.notify_url, args.notify_block, args.database_url,
+               args.overdue_hours)
         elif args.command == "down":
             down(settings)
         else:
