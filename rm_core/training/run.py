@@ -113,12 +113,16 @@ def run_paths(spec: TrainSpec, verl: VerlResult, model: str | Path, out: Path,
     )
 
 
-def active_stage_job(client: JobSubmissionClient, stage: str) -> str | None:
-    """A pending or running job already training this stage, e.g. left by an orchestrator
-    run whose worker died: the new run follows it instead of starting a duplicate."""
-    for job in client.list_jobs():
-        if (job.metadata or {}).get("stage") == stage and job.status in ACTIVE:
-            return job.submission_id
+def active_stage_job(client: JobSubmissionClient, stage: str,
+                     checkpoints_kept: bool = False) -> str | None:
+    """A job already training this stage, left by an orchestrator run whose worker died:
+    pending or running, or (when its checkpoints are still there) one that finished while
+    nobody followed it. The new run follows it instead of starting a duplicate."""
+    jobs = [job for job in client.list_jobs() if (job.metadata or {}).get("stage") == stage]
+    for wanted in (ACTIVE, {JobStatus.SUCCEEDED} if checkpoints_kept else set()):
+        found = next((job.submission_id for job in jobs if job.status in wanted), None)
+        if found:
+            return found
     return None
 
 
@@ -143,7 +147,8 @@ def train(
         return TrainResult.model_validate(read_result(out))
     out.mkdir(parents=True, exist_ok=True)
     job = training_job(spec, paths, run_id, secrets)
-    job_id = active_stage_job(client, out.name) or live_submission_id(
+    kept = latest_checkpoint_step(paths.checkpoint_dir) is not None
+    job_id = active_stage_job(client, out.name, kept) or live_submission_id(
         client, submission_id(run_id, out.name))
     submit_or_attach(client, job_id, job.entrypoint, job.runtime_env, job.metadata,
                      placement)
