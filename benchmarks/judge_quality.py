@@ -3,12 +3,15 @@
 Run on demand, it is not a test (SmolLM2 runs take ~13 GB: serialise them):
 
     flock /work/wt/smollm2.lock python benchmarks/judge_quality.py [--steps 40]
-        [--model smollm2-135m | tiny-qwen2] [--lr 1e-6] [--limit N] [--work-dir DIR]
+        [--save-every 5] [--model smollm2-135m | tiny-qwen2] [--lr 1e-6] [--limit N]
+        [--work-dir DIR]
 
 It runs the real `pointwise-train` flow on the embedded sample (Prefect's ephemeral
-server unless `PREFECT_API_URL` is set, a private Ray head) for `--steps` GRPO steps,
-saving every step, and judges the base model and every checkpoint on the whole
-validation split (`--limit` judges fewer rows). Then, for every step, it prints mean
+server unless `PREFECT_API_URL` is set, a private Ray head) as the main command does -
+the config's SFT warm start, then `--steps` GRPO steps from the SFT model, a checkpoint
+every `--save-every` steps - and judges the base model, the SFT model and every
+checkpoint on the whole validation split (`--limit` judges fewer rows). The SFT stage is
+cached under `--work-dir`: a second run with other GRPO settings starts from it. Then, for every step, it prints mean
 reward, accuracy, within-1 and Spearman with their 95% CIs, the most common answer's
 share, and the gate's bars against the base model on the same rows; below, the constant
 references and the TF-IDF text baseline. It exits 0 only if the best checkpoint (by
@@ -49,6 +52,8 @@ TINY = {"training.grpo.max_prompt_length": 2048, "training.grpo.max_response_len
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--save-every", type=int, default=5,
+                        help="GRPO steps between judged checkpoints (the last is always saved)")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--lr", type=float, default=None, help="default: the config's")
     parser.add_argument("--limit", type=int, default=None, help="judge only N val rows")
@@ -58,9 +63,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def overrides(args: argparse.Namespace, registry: Path) -> dict[str, object]:
-    """Every step saved and judged on the whole val split, a registry of its own."""
+    """A checkpoint every `--save-every` steps, judged on the whole val split, a registry
+    of its own."""
     settings: dict[str, object] = {
-        "training.save_freq": 1, "training.wandb.enabled": False,
+        "training.save_freq": args.save_every, "training.wandb.enabled": False,
         "evaluation.limit": args.limit, "evaluation.registry_dir": str(registry),
     }
     if args.lr is not None:
