@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rm_core.cluster.resources import JobResources
 from rm_core.errors import ConfigError
 from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.training.bt_spec import BtSpec
 from rm_core.training.spec import TrainSpec
 
 HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
@@ -149,6 +150,8 @@ class ExperimentConfig(Strict):
     artifacts_dir: Path = Path("../artifacts")
     data: DataConfig = DataConfig()
     training: TrainSpec | None = None
+    # A Bradley-Terry reward model instead of a generative judge: run by bt-train.
+    bradley_terry: BtSpec | None = None
     evaluation: EvaluationSettings = EvaluationSettings()
     # A factory: the default address is read from the environment when a config loads.
     ray: RayConfig = Field(default_factory=RayConfig)
