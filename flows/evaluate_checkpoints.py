@@ -29,8 +29,10 @@ from rm_core.evaluation import stage
 from rm_core.evaluation.promotion import evaluation_version
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
+from rm_core.evaluation.stage import EvaluatedModel
 from rm_core.training.run import sft_start
 from rm_core.training.spec import WandbSettings
+from tasks.benchmarks import benchmark_candidates
 from tasks.cluster import ray_target
 from tasks.evaluation import (
     ModelToJudge,
@@ -92,7 +94,8 @@ def evaluate_checkpoints(
     train_path: str | None = None,
 ) -> EvaluationSummary:
     """Base model vs every checkpoint (vs the champion) vs the references, with CIs, plots
-    and a decision through the gate.
+    and a decision through the gate; with `evaluation.benchmarks`, the best candidate and
+    the incumbent on those public benchmarks too (a report section, optionally the bar).
 
     A training flow passes its resolved `config` (overrides applied), its `cluster` and
     its verl `train_path` (the text baseline's rows); run alone, the flow reads
@@ -105,6 +108,7 @@ def evaluate_checkpoints(
     run = Path(run_dir) if run_dir else None
     steps = stage.run_checkpoints(run) if run else {}
     registry, resources = registry_dir(config), config.ray.model_jobs
+    out_dir = root / "reports" / str(flow_run.id or "local")
     with _cluster(config, cluster) as target:
         base = base_model or (training.model_path if training else None)
         models = [ModelToJudge(label="base", kind="base", step=0,
@@ -125,29 +129,37 @@ def evaluate_checkpoints(
                                        model_dir=champion_dir))
         judged = judge_models(models, val, config.data, config.evaluation,
                               _max_new_tokens(config), root, target, resources)
+        best = stage.best_candidate(judged, metric)
+        champion = next((m for m in judged if m.kind == "champion"), None)
+        base_judged = next((m for m in judged if m.kind == "base"), None)
+        benched = benchmark_candidates(
+            _to_judge(best), _to_judge(champion or base_judged), config.data, config.evaluation,
+            _max_new_tokens(config), root, target, resources, registry, out_dir,
+        ) if config.evaluation.benchmarks and best else None  # fmt: skip
     record_checkpoints(config.name, steps, val.parent)
-    base_judged = next((m for m in judged if m.kind == "base"), None)
-    champion = next((m for m in judged if m.kind == "champion"), None)
-    best = stage.best_candidate(judged, metric)
     words = text_baseline(train, val, config.data, config.evaluation)
     decision, decisions = None, None
     if promote and best is not None:
         decision = compare_with_champion(
             registry, best, champion, metric, stage.file_fingerprint(val),
             str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
-            config.evaluation, words,
+            config.evaluation, words, benched.outcome if benched else None,
         )  # fmt: skip
         decisions = publish_history(registry, config.name)
         if decision.promote:
             record_champion(config.name, registry, steps.get(best.step or 0, best.model_dir),
-                            {"metric": metric, "value": decision.challenger_value})
+                            {"metric": decision.metric, "value": decision.challenger_value})
     title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
     return report_evaluation(title, metric, judged, best, decision,
-                             stage.training_metrics(run) if run else [],
-                             root / "reports" / str(flow_run.id or "local"),
+                             stage.training_metrics(run) if run else [], out_dir,
                              training.wandb if training else WandbSettings(enabled=False),
                              [words] if words else [], config.evaluation.collapse_share,
-                             decisions)
+                             decisions, benched.results if benched else None)
+
+
+def _to_judge(model: EvaluatedModel | None) -> ModelToJudge | None:
+    return ModelToJudge(label=model.label, kind=model.kind, step=model.step,
+                        model_dir=model.model_dir) if model else None
 
 
 def _rows(config_path: str, config: ExperimentConfig, val_path: str | None,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
+from pydantic import BaseModel
 
 from rm_core.artifacts import is_complete
 from rm_core.benchmarks import report, scoring
@@ -20,6 +22,7 @@ from rm_core.cluster.resources import JobResources
 from rm_core.cluster.target import RayTarget
 from rm_core.config import DataConfig
 from rm_core.data.stage import template_for
+from rm_core.evaluation.promotion import BenchmarkOutcome
 from rm_core.evaluation.registry import load_champion, record_benchmark_scores
 from rm_core.evaluation.runner import check_model_dir
 from rm_core.evaluation.settings import EvaluationSettings
@@ -110,6 +113,63 @@ def score_benchmarks(benchmarks: list[tuple[BenchmarkInfo, Path]], models: list[
                              description="public benchmark scores")
     get_run_logger().info("benchmark report: %s", path)
     return results
+
+
+@task(name="compare-on-benchmark")
+def compare_on_benchmark(items_path: Path, challenger_out: Path, incumbent_out: Path,
+                         data: DataConfig, settings: EvaluationSettings) -> scoring.PairedDelta:
+    """Challenger vs incumbent on the promotion benchmark's overall score, paired over
+    its items with the evaluation's bootstrap settings."""
+    name, items = read_items(items_path)
+    paired = scoring.paired_overall(name, judged_kind(template_for(data)), items,
+                                    bench_stage.read_judgements(challenger_out)[0],
+                                    bench_stage.read_judgements(incumbent_out)[0],
+                                    settings.n_resamples, settings.seed)
+    get_run_logger().info("%s: challenger %.3f vs incumbent %.3f, improvement %+.3f "
+                          "[%+.3f, %+.3f]", name, paired.challenger, paired.incumbent,
+                          paired.delta, paired.ci_low, paired.ci_high)
+    return paired
+
+
+class BenchmarkStep(BaseModel):
+    """What the training flows' benchmark step gives the decision and the report."""
+
+    results: list[report.BenchmarkResult]
+    outcome: BenchmarkOutcome
+
+
+def benchmark_candidates(challenger: ModelToJudge, incumbent: ModelToJudge | None,
+                         data: DataConfig, settings: EvaluationSettings, max_new_tokens: int,
+                         root: Path, target: RayTarget, resources: JobResources,
+                         registry_dir: Path, out_dir: Path) -> BenchmarkStep:
+    """`evaluation.benchmarks` for the best candidate and the incumbent (the champion, or
+    the base model before the first promotion), with the benchmark-judge flow's tasks:
+    the same cluster, the same cached judgements."""
+    loaded = [load_benchmark_items(name, source, settings.benchmark_limit, settings.seed, root)
+              for name, source in settings.benchmarks.items()]
+    models = [challenger, *([incumbent] if incumbent and incumbent.label != challenger.label
+                            else [])]
+    outs = judge_benchmarks(models, [path for _, path in loaded], data, settings,
+                            max_new_tokens, root, target, resources)
+    results = score_benchmarks(loaded, models, outs, data, settings, registry_dir, out_dir)
+    paired = None
+    if settings.promotion_benchmark and len(models) == 2:
+        path = next(p for info, p in loaded if info.name == settings.promotion_benchmark)
+        paired = compare_on_benchmark(path, outs[challenger.label][str(path)],
+                                      outs[models[1].label][str(path)], data, settings)
+    return BenchmarkStep(results=results, outcome=BenchmarkOutcome(
+        scores=_scores_of(challenger.label, results, loaded), paired=paired))
+
+
+def _scores_of(label: str, results: list[report.BenchmarkResult],
+               loaded: list[tuple[BenchmarkInfo, Path]]) -> dict[str, dict[str, Any]]:
+    """One model's values per benchmark, as champion.json keeps them."""
+    items = {info.name: path.parent.name for info, path in loaded}
+    return {result.benchmark: {
+        **{name: v.value for name, v in model.score.metrics.items()},
+        "parse_failure_rate": model.score.parse_failure_rate.value,
+        "items": items[result.benchmark], "origin": result.origin}
+        for result in results for model in result.models if model.label == label}
 
 
 def _artifact_key(name: str) -> str:

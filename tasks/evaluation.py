@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from rm_core import model_jobs
 from rm_core.artifacts import is_complete
+from rm_core.benchmarks.report import BenchmarkResult
 from rm_core.cluster.resources import JobResources
 from rm_core.cluster.target import RayTarget
 from rm_core.config import DataConfig
@@ -139,13 +140,16 @@ def compare_with_champion(registry_dir: Path, challenger: stage.EvaluatedModel,
                           provenance: dict[str, Any],
                           base_judged: stage.EvaluatedModel | None = None,
                           settings: EvaluationSettings | None = None,
-                          text_reference: stage.EvaluatedModel | None = None) -> GatedDecision:
+                          text_reference: stage.EvaluatedModel | None = None,
+                          benchmarks: promotion.BenchmarkOutcome | None = None
+                          ) -> GatedDecision:
     """Promote the best checkpoint only if it clears the gate: beats the champion (none
-    yet: the base model) and every constant answer beyond the noise, and ranks like the
-    labels (or, pairwise, beats chance)."""
+    yet: the base model; on `evaluation.promotion_benchmark` when set) and every constant
+    answer beyond the noise, and ranks like the labels (or, pairwise, beats chance)."""
     decision = promotion.compare_and_promote(
         registry_dir, challenger, load_champion(registry_dir), champion_judged, metric,
         data_fingerprint, run_id, provenance, base_judged, settings, text_reference,
+        benchmarks,
     )  # fmt: skip
     get_run_logger().info("%s", decision.reason)
     return decision
@@ -172,11 +176,13 @@ def report_evaluation(title: str, metric: str, models: list[stage.EvaluatedModel
                       training_metrics: list[dict[str, Any]], out_dir: Path,
                       wandb: WandbSettings, references: list[stage.EvaluatedModel] | None = None,
                       collapse_share: float = 0.8,
-                      decisions: list[dict[str, Any]] | None = None) -> report.EvaluationSummary:
-    """Plots, report.md, the Prefect markdown and table artifacts, W&B; a collapsed judge
-    is a warning in the log."""
+                      decisions: list[dict[str, Any]] | None = None,
+                      benchmarks: list[BenchmarkResult] | None = None
+                      ) -> report.EvaluationSummary:
+    """Plots, report.md (with the public benchmarks' section), the Prefect markdown and
+    table artifacts, W&B; a collapsed judge is a warning in the log."""
     summary = report.write(title, metric, models, best, decision, training_metrics, out_dir,
-                           references, collapse_share, decisions)
+                           references, collapse_share, decisions, benchmarks)
     for line in report.collapsed(models, collapse_share):
         get_run_logger().warning("collapse: %s", line)
     create_markdown_artifact(report.markdown(summary), key="evaluation-report",

@@ -113,8 +113,8 @@ def ties_score(stats: list[tuple[str, int, tuple[bool, float, float]]]) -> float
             + 0.20 * preferred_hard + 0.01 * margin_score)
 
 
-def _rewardbench2(kind: str, items: list[BenchmarkItem], judged: Judgements,
-                  n_resamples: int, seed: int) -> tuple[dict[str, MetricValue], list[str]]:
+def _rewardbench2(kind: str, items: list[BenchmarkItem],
+                  judged: Judgements) -> tuple[dict[str, Statistic], list[str]]:
     subsets = sorted({item.group for item in items})
     group = np.array([subsets.index(item.group) for item in items])
     result = np.full(len(items), math.nan)
@@ -141,13 +141,12 @@ def _rewardbench2(kind: str, items: list[BenchmarkItem], judged: Judgements,
     def overall(index: np.ndarray) -> float:
         return float(np.mean([subset_score(name, index) for name in scored]))
 
-    metrics = {"overall": _with_ci(overall, len(items), n_resamples, seed)}
+    statistics: dict[str, Statistic] = {"overall": overall}
     for name in scored:
-        metrics[name] = _with_ci(lambda index, name=name: subset_score(name, index), len(items),
-                                 n_resamples, seed)
+        statistics[name] = lambda index, name=name: subset_score(name, index)
     notes = [] if len(scored) == len(subsets) else [
         "Ties left out: it is scored from absolute ratings, a pairwise judge gives none"]
-    return metrics, notes
+    return statistics, notes
 
 
 # --- RM-Bench ------------------------------------------------------------------------------
@@ -161,8 +160,8 @@ def style_matrix(kind: str, judged: Judgements, n: int, item: BenchmarkItem) -> 
     return matrix
 
 
-def _rm_bench(kind: str, items: list[BenchmarkItem], judged: Judgements,
-              n_resamples: int, seed: int) -> tuple[dict[str, MetricValue], list[str]]:
+def _rm_bench(kind: str, items: list[BenchmarkItem],
+              judged: Judgements) -> tuple[dict[str, Statistic], list[str]]:
     levels = np.array([[np.mean([m[c] for c in cells]) for cells in (_UPPER, _DIAGONAL, _LOWER)]
                        for m in (style_matrix(kind, judged, n, item)
                                  for n, item in enumerate(items))])
@@ -186,33 +185,32 @@ def _rm_bench(kind: str, items: list[BenchmarkItem], judged: Judgements,
         **{name: (lambda index, k=k: float(per_domain(index)[k].mean()))
            for k, name in enumerate(domain_names)},
     }
-    return {name: _with_ci(fn, len(items), n_resamples, seed)
-            for name, fn in statistics.items()}, []
+    return statistics, []
 
 
 # --- JudgeBench ----------------------------------------------------------------------------
 
 
-def _judgebench(kind: str, items: list[BenchmarkItem], judged: Judgements,
-                n_resamples: int, seed: int) -> tuple[dict[str, MetricValue], list[str]]:
+def _judgebench(kind: str, items: list[BenchmarkItem],
+                judged: Judgements) -> tuple[dict[str, Statistic], list[str]]:
     correct = np.array([wins(kind, judged, n, item, 0, 1) for n, item in enumerate(items)],
                        dtype=float)
     families = [f for f in JUDGEBENCH_SOURCES if any(i.group.startswith(f) for i in items)]
     family = np.array([next((k for k, f in enumerate(families) if item.group.startswith(f)), -1)
                        for item in items])
-    metrics = {"overall": _with_ci(lambda index: float(np.mean(correct[index])), len(items),
-                                   n_resamples, seed)}
+    statistics: dict[str, Statistic] = {
+        "overall": lambda index: float(np.mean(correct[index]))}
     for k, name in enumerate(families):
 
         def accuracy(index: np.ndarray, k: int = k) -> float:
             picked = correct[index[family[index] == k]]
             return float(np.mean(picked)) if picked.size else math.nan
 
-        metrics[name] = _with_ci(accuracy, len(items), n_resamples, seed)
+        statistics[name] = accuracy
     other = sorted({i.group for i, f in zip(items, family, strict=True) if f < 0})
     notes = [f"sources outside JudgeBench's families count in overall only: {other}"
              ] if other else []
-    return metrics, notes
+    return statistics, notes
 
 
 SCORERS = {REWARDBENCH2: _rewardbench2, RM_BENCH: _rm_bench, JUDGEBENCH: _judgebench}
@@ -221,7 +219,9 @@ SCORERS = {REWARDBENCH2: _rewardbench2, RM_BENCH: _rm_bench, JUDGEBENCH: _judgeb
 def score(benchmark: str, kind: str, items: list[BenchmarkItem], judged: Judgements,
           n_resamples: int = 1000, seed: int = 0) -> BenchmarkScore:
     """The benchmark's metrics for one model's judgements of `items`."""
-    metrics, notes = SCORERS[benchmark](kind, items, judged, n_resamples, seed)
+    statistics, notes = SCORERS[benchmark](kind, items, judged)
+    metrics = {name: _with_ci(statistic, len(items), n_resamples, seed)
+               for name, statistic in statistics.items()}
     unparsed = np.array([value == UNPARSED for value in judged.values()], dtype=float)
     failure = (MetricValue(value=float(unparsed.mean()),
                            **dict(zip(("ci_low", "ci_high"),
@@ -235,3 +235,33 @@ def score(benchmark: str, kind: str, items: list[BenchmarkItem], judged: Judgeme
     return BenchmarkScore(benchmark=benchmark, kind=kind, n_items=len(items),
                           n_judgements=len(judged), metrics=metrics,
                           parse_failure_rate=failure, notes=notes)
+
+
+class PairedDelta(BaseModel):
+    """Challenger minus incumbent on a benchmark's overall score, over the same items."""
+
+    model_config = ConfigDict(frozen=True, ser_json_inf_nan="constants")
+
+    benchmark: str
+    challenger: float
+    incumbent: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    n_items: int
+
+
+def paired_overall(benchmark: str, kind: str, items: list[BenchmarkItem],
+                   challenger: Judgements, incumbent: Judgements, n_resamples: int = 1000,
+                   seed: int = 0, confidence: float = 0.95) -> PairedDelta:
+    """The overall score's improvement with a paired percentile bootstrap: each resample
+    draws the same items for both judges (the promotion decision's comparison, on a
+    benchmark's items instead of val rows)."""
+    new = SCORERS[benchmark](kind, items, challenger)[0]["overall"]
+    old = SCORERS[benchmark](kind, items, incumbent)[0]["overall"]
+    index = np.arange(len(items))
+    low, high = bootstrap_ci((index,), lambda i: new(i) - old(i), n_resamples=n_resamples,
+                             confidence=confidence, seed=seed)
+    return PairedDelta(benchmark=benchmark, challenger=new(index), incumbent=old(index),
+                       delta=new(index) - old(index), ci_low=low, ci_high=high,
+                       n_items=len(items))

@@ -21,12 +21,12 @@ from rm_core.cluster.resources import JobResources
 from rm_core.cluster.stage_jobs import StageJob
 from rm_core.config import DataConfig
 from rm_core.data.verl_stage import template_for
-from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.evaluation.settings import DECISION_ONLY, EvaluationSettings
 from rm_core.training.run import model_fingerprint
 
 JUDGEMENTS_FILE = "judgements.json"
-# Settings that shape no judgement: scoring, ranking, registry and which models to judge.
-NOT_JUDGING = {"registry_dir", "metric", "n_resamples", "include_base", "limit"}
+# Settings that shape no judgement: deciding, scoring, which models and items to judge.
+NOT_JUDGING = DECISION_ONLY | {"n_resamples", "include_base", "limit"}
 
 
 def bench_key(model_dir: Path, items_path: Path, data: DataConfig,

@@ -4,7 +4,9 @@ Every bar is measured on the challenger's own rows with the same paired bootstra
 same seed draws the same resampled rows for every comparison):
 
 * `incumbent`: beat the champion, or before the first promotion the base model, on the
-  promotion metric (the CI of the improvement above 0);
+  promotion metric (the CI of the improvement above 0) - or, with
+  `evaluation.promotion_benchmark`, on that public benchmark's overall score, paired
+  over its items;
 * `constants`: beat the best constant answer, "always k" for every label k, the same
   way - the seed's reward pays hedging towards the middle label, so a judge that answers
   "2" to everything can beat the base model without judging anything;
@@ -197,10 +199,11 @@ def _interval_bar(name: str, title: str, required: bool, value: m.MetricValue, a
 
 def bars(decision: Decision, predictions: Sequence[int], true: Sequence[int],
          report: object, gate: GateSettings, scoring: Scoring,
-         text_baseline: Reference | None) -> list[Bar]:
-    """Every bar, measured whether or not it is required."""
+         text_baseline: Reference | None, metric: str | None = None) -> list[Bar]:
+    """Every bar, measured whether or not it is required; the references are compared on
+    the val `metric` (default: the decision's, unless it was decided on a benchmark)."""
     pairwise = isinstance(report, PairwiseReport)
-    compared = reference_metric(decision.metric, pairwise)
+    compared = reference_metric(metric or decision.metric, pairwise)
     result = [incumbent_bar(decision, gate.beat_incumbent)]
     best, _ = best_reference(constant_references(true, pairwise, scoring.max_score), true,
                              compared, scoring)
@@ -253,15 +256,16 @@ class GatedDecision(Decision):
 
 def gated(decision: Decision, predictions: Sequence[int], true: Sequence[int], report: object,
           gate: GateSettings, scoring: Scoring, collapse_share: float,
-          text_baseline: Reference | None = None) -> GatedDecision:
+          text_baseline: Reference | None = None, metric: str | None = None) -> GatedDecision:
     """The incumbent comparison `decision` completed by the other bars: promoted only when
-    every required bar passed."""
+    every required bar passed. `metric` is the val metric when `decision` compared the
+    judges on a public benchmark (`evaluation.promotion_benchmark`)."""
     pairwise = isinstance(report, PairwiseReport)
-    measured = bars(decision, predictions, true, report, gate, scoring, text_baseline)
+    measured = bars(decision, predictions, true, report, gate, scoring, text_baseline, metric)
     promote, reason = verdict(measured)
     if decision.reason.startswith(DIFFERENT_DATA):  # refused whatever the gate requires
         promote, reason = False, decision.reason
-    compared = reference_metric(decision.metric, pairwise)
+    compared = reference_metric(metric or decision.metric, pairwise)
     score = bound_metric(compared, scoring.max_score, scoring.k)
     references = [*constant_references(true, pairwise, scoring.max_score),
                   *([text_baseline] if text_baseline else [])]

@@ -5,8 +5,9 @@ Layout of a registry directory (e.g. `<artifacts>/registry/<name>/`):
     champion/        a copy of the champion's model folder
     champion.json    its metadata: metrics, per-row validation predictions with the rows'
                      unique_ids, data fingerprint, config, run id, step, promoted_at and
-                     the size of every file in champion/
+                     the size of every file in champion/, its public benchmark scores
     decisions.jsonl  one line per promotion decision, promoted or not
+    benchmarks.jsonl every judged model's public benchmark scores (rm_core.benchmarks)
 
 A challenger is compared with the champion on the SAME validation rows (matched by
 unique_id) with a paired bootstrap; `decide` is this comparison, the gate's first bar
@@ -80,6 +81,9 @@ class ChampionMetadata(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     run_id: str
     step: int
+    # benchmark -> its metrics' values, parse_failure_rate and the items file judged:
+    # a later judge's scores on the same items (benchmarks.jsonl) sit beside these
+    benchmarks: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _rows_line_up(self) -> ChampionMetadata:

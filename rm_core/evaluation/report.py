@@ -3,7 +3,8 @@
 A pairwise judge's page, table and log line show its `PairwiseReport` figures only;
 score judges show the `MetricReport` metrics. Beside the judges: the references a judge
 must beat (the best constant answer, the TF-IDF text baseline), every judge's collapse
-signs, and the gate's bars with their numbers when a promotion was decided.
+signs, the gate's bars with their numbers when a promotion was decided, and the public
+benchmarks' section when `evaluation.benchmarks` lists any.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from rm_core.benchmarks import report as bench_report
 from rm_core.evaluation import gate as gate_
 from rm_core.evaluation import history
 from rm_core.evaluation import plots as plots_
@@ -53,6 +55,7 @@ class EvaluationSummary(BaseModel):
     collapse_share: float = 0.8
     plots: dict[str, Path]
     report_path: Path
+    benchmarks: list[bench_report.BenchmarkResult] = []  # `evaluation.benchmarks`' step
 
     def model(self, label: str) -> EvaluatedModel:
         return next(m for m in self.models if m.label == label)
@@ -328,6 +331,8 @@ def markdown(summary: EvaluationSummary) -> str:
                   f"## What {best.label} writes", "",
                   *[f"- `{text[:200]!r}`" for text in best.evaluation.completions[:EXAMPLES]],
                   ""]
+    if summary.benchmarks:
+        lines += [bench_report.markdown(summary.benchmarks), ""]
     lines += ["## Files", "", f"- report: `{summary.report_path}`"]
     lines += [f"- {name}: `{path}`" for name, path in summary.plots.items()]
     return "\n".join(lines) + "\n"
@@ -347,12 +352,14 @@ def write(
     references: list[EvaluatedModel] | None = None,
     collapse_share: float = 0.8,
     decisions: list[dict[str, Any]] | None = None,
+    benchmarks: list[bench_report.BenchmarkResult] | None = None,
 ) -> EvaluationSummary:
     """Plots, report.md and summary.json in `out_dir`; the summary points at all of them.
 
     `references` are judgements that need no model (the text baseline), shown beside the
     judges; the best constant answer is added before them (score judges). `decisions`, the
-    registry's so far, give a plot of the champion's metric over the runs."""
+    registry's so far, give a plot of the champion's metric over the runs; `benchmarks`,
+    the public benchmark scores of the best candidate and the incumbent, a section."""
     out_dir.mkdir(parents=True, exist_ok=True)
     constant = constant_reference(models, metric)
     references = [*([constant] if constant else []), *(references or [])]
@@ -369,7 +376,7 @@ def write(
     summary = EvaluationSummary(title=title, metric=metric, models=models,
                                 references=references, best=best.label if best else None,
                                 decision=decision, collapse_share=collapse_share, plots=plots,
-                                report_path=out_dir / REPORT_FILE)
+                                report_path=out_dir / REPORT_FILE, benchmarks=benchmarks or [])
     summary.report_path.write_text(markdown(summary), encoding="utf-8")
     (out_dir / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# rm_core.benchmarks.items.BENCHMARKS (not imported: the benchmarks package imports this one)
+BENCHMARK_NAMES = ("rewardbench2", "rm-bench", "judgebench")
 BackendName = Literal["auto", "transformers", "vllm"]
 MetricName = Literal[
     "mean_reward", "accuracy", "within1_accuracy", "pearson_parsed", "spearman_parsed",
@@ -78,10 +80,42 @@ class EvaluationSettings(BaseModel):
     )
     tensor_parallel_size: int = Field(1, gt=0, description="vLLM backend only")
     gpu_memory_utilization: float = Field(0.6, gt=0, le=1, description="vLLM backend only")
+    benchmarks: dict[str, str | None] = Field(
+        default_factory=dict, description="public benchmarks the best candidate and the "
+        "champion (before the first promotion: the base model) are judged on after the val "
+        f"split: name ({', '.join(BENCHMARK_NAMES)}) -> a local file or folder in its schema, "
+        "or null for the Hugging Face hub"
+    )
+    benchmark_limit: int | None = Field(
+        None, gt=0, description="judge N items per benchmark, drawn with `seed`; default all"
+    )
+    promotion_benchmark: str | None = Field(
+        None, description="decide the gate's 'beats the incumbent' bar on this benchmark's "
+        "overall score (paired bootstrap over its items) instead of the val metric; one of "
+        "`benchmarks`"
+    )
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _known_benchmarks(cls, value: dict[str, str | None]) -> dict[str, str | None]:
+        unknown = sorted(set(value) - set(BENCHMARK_NAMES))
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {unknown}; known: "
+                             f"{', '.join(BENCHMARK_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _promotion_benchmark_is_run(self) -> EvaluationSettings:
+        if self.promotion_benchmark is not None and self.promotion_benchmark not in self.benchmarks:
+            raise ValueError(f"promotion_benchmark {self.promotion_benchmark!r} is not among "
+                             f"evaluation.benchmarks {sorted(self.benchmarks)}: list it there")
+        return self
 
 
-# Settings that only decide or flag: changing them re-decides, it does not re-judge.
-DECISION_ONLY = frozenset({"registry_dir", "metric", "gate", "collapse_share"})
+# Settings that only decide, flag or add the benchmark step: changing them re-decides
+# (`promotion.evaluation_version` holds them), it does not re-judge the val split.
+DECISION_ONLY = frozenset({"registry_dir", "metric", "gate", "collapse_share", "benchmarks",
+                           "benchmark_limit", "promotion_benchmark"})
 
 # What a pairwise judge can be ranked and promoted by (both in `PairwiseReport.headline`).
 PAIRWISE_METRICS = ("accuracy", "parse_failure_rate")
