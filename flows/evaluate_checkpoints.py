@@ -29,7 +29,6 @@ from rm_core.evaluation import stage
 from rm_core.evaluation.promotion import evaluation_version
 from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
-from rm_core.evaluation.stage import EvaluatedModel
 from rm_core.training.run import sft_start
 from rm_core.training.spec import WandbSettings
 from tasks.benchmarks import benchmark_candidates
@@ -133,7 +132,7 @@ def evaluate_checkpoints(
         champion = next((m for m in judged if m.kind == "champion"), None)
         base_judged = next((m for m in judged if m.kind == "base"), None)
         benched = benchmark_candidates(
-            _to_judge(best), _to_judge(champion or base_judged), config.data, config.evaluation,
+            best, champion or base_judged, config.data, config.evaluation,
             _max_new_tokens(config), root, target, resources, registry, out_dir,
         ) if config.evaluation.benchmarks and best else None  # fmt: skip
     record_checkpoints(config.name, steps, val.parent)
@@ -155,11 +154,6 @@ def evaluate_checkpoints(
                              training.wandb if training else WandbSettings(enabled=False),
                              [words] if words else [], config.evaluation.collapse_share,
                              decisions, benched.results if benched else None)
-
-
-def _to_judge(model: EvaluatedModel | None) -> ModelToJudge | None:
-    return ModelToJudge(label=model.label, kind=model.kind, step=model.step,
-                        model_dir=model.model_dir) if model else None
 
 
 def _rows(config_path: str, config: ExperimentConfig, val_path: str | None,

@@ -26,6 +26,7 @@ from rm_core.evaluation.promotion import BenchmarkOutcome
 from rm_core.evaluation.registry import load_champion, record_benchmark_scores
 from rm_core.evaluation.runner import check_model_dir
 from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.evaluation.stage import EvaluatedModel
 from tasks.cluster import run_model_job, worth_retrying_task
 from tasks.evaluation import ModelToJudge
 
@@ -138,7 +139,7 @@ class BenchmarkStep(BaseModel):
     outcome: BenchmarkOutcome
 
 
-def benchmark_candidates(challenger: ModelToJudge, incumbent: ModelToJudge | None,
+def benchmark_candidates(best: EvaluatedModel, incumbent: EvaluatedModel | None,
                          data: DataConfig, settings: EvaluationSettings, max_new_tokens: int,
                          root: Path, target: RayTarget, resources: JobResources,
                          registry_dir: Path, out_dir: Path) -> BenchmarkStep:
@@ -147,8 +148,10 @@ def benchmark_candidates(challenger: ModelToJudge, incumbent: ModelToJudge | Non
     the same cluster, the same cached judgements."""
     loaded = [load_benchmark_items(name, source, settings.benchmark_limit, settings.seed, root)
               for name, source in settings.benchmarks.items()]
-    models = [challenger, *([incumbent] if incumbent and incumbent.label != challenger.label
-                            else [])]
+    models = [ModelToJudge(label=m.label, kind=m.kind, step=m.step, model_dir=m.model_dir)
+              for m in (best, incumbent) if m is not None]
+    challenger = models[0]
+    models = [m for m in models if m is challenger or m.label != challenger.label]
     outs = judge_benchmarks(models, [path for _, path in loaded], data, settings,
                             max_new_tokens, root, target, resources)
     results = score_benchmarks(loaded, models, outs, data, settings, registry_dir, out_dir)

@@ -81,9 +81,7 @@ class ChampionMetadata(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     run_id: str
     step: int
-    # benchmark -> its metrics' values, parse_failure_rate and the items file judged:
-    # a later judge's scores on the same items (benchmarks.jsonl) sit beside these
-    benchmarks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    benchmarks: dict[str, dict[str, Any]] = Field(default_factory=dict)  # name -> scores
 
     @model_validator(mode="after")
     def _rows_line_up(self) -> ChampionMetadata:
