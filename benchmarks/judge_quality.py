@@ -11,12 +11,12 @@ server unless `PREFECT_API_URL` is set, a private Ray head) as the main command 
 the config's SFT warm start, then `--steps` GRPO steps from the SFT model, a checkpoint
 every `--save-every` steps - and judges the base model, the SFT model and every
 checkpoint on the whole validation split (`--limit` judges fewer rows). The SFT stage is
-cached under `--work-dir`: a second run with other GRPO settings starts from it. Then, for every step, it prints mean
-reward, accuracy, within-1 and Spearman with their 95% CIs, the most common answer's
-share, and the gate's bars against the base model on the same rows; below, the constant
-references and the TF-IDF text baseline. It exits 0 only if the best checkpoint (by
-mean reward) passes the gate, 1 otherwise. A fresh registry per run: the base model is
-the incumbent.
+cached under `--work-dir`: a second run with other GRPO settings starts from it. Then,
+for every checkpoint, it prints mean reward, accuracy, within-1 and Spearman with their
+95% CIs, the most common answer's share, and the gate's bars against the base model on
+the same rows; below, the constant references and the TF-IDF text baseline. It exits 0
+only if the best checkpoint (by mean reward) passes the gate, 1 otherwise. A fresh
+registry per run: the base model is the incumbent.
 """
 
 from __future__ import annotations
