@@ -58,7 +58,11 @@ def training_slot(config: ExperimentConfig) -> Iterator[str | None]:
             yield reason
             return
         logger.info("experiment %r is training in another run (limit %r full): waiting for "
-                    "it to finish before training", config.name, name)
+                    "it to finish before training. A run killed outright frees its slot when "
+                    "its lease expires, which a temporary server (a flow run without the "
+                    "stack) never checks: if no run of %r is running, free it with `prefect "
+                    "global-concurrency-limit update %s --active-slots 0`",
+                    config.name, name, config.name, name)
     with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_S):
         if busy:
             logger.info("the other run of %r finished: training now", config.name)
