@@ -172,11 +172,12 @@ def report_evaluation(title: str, metric: str, models: list[stage.EvaluatedModel
                       training_metrics: list[dict[str, Any]], out_dir: Path,
                       wandb: WandbSettings, references: list[stage.EvaluatedModel] | None = None,
                       collapse_share: float = 0.8,
-                      decisions: list[dict[str, Any]] | None = None) -> report.EvaluationSummary:
+                      decisions: list[dict[str, Any]] | None = None,
+                      sections: list[str] | None = None) -> report.EvaluationSummary:
     """Plots, report.md, the Prefect markdown and table artifacts, W&B; a collapsed judge
-    is a warning in the log."""
+    is a warning in the log. `sections`: markdown a kind of model adds to the report."""
     summary = report.write(title, metric, models, best, decision, training_metrics, out_dir,
-                           references, collapse_share, decisions)
+                           references, collapse_share, decisions, sections)
     for line in report.collapsed(models, collapse_share):
         get_run_logger().warning("collapse: %s", line)
     create_markdown_artifact(report.markdown(summary), key="evaluation-report",

@@ -97,3 +97,46 @@ def _write_members(path: Path, members: np.ndarray, ids: pa.ChunkedArray) -> Non
         pa.table([np.flatnonzero(members), ids.filter(pa.array(members))], schema=MEMBERS_SCHEMA),
         path,
     )
+
+
+class SplitSamples(TrainValFiles):
+    """A split's train and val samples as DataSample parquet: what a Bradley-Terry model
+    reads (it scores each answer itself; the generative judges read verl rows)."""
+
+    train_rows: int
+    val_rows: int
+
+
+def split_samples_key(split_result: SplitResult, config: DataConfig) -> str:
+    """Depends on the split alone (which holds the samples' key)."""
+    return stage_key("split", samples_of=split_result.key)
+
+
+def _split_samples(split_result: SplitResult, config: DataConfig, key: str,
+                   progress: Progress, building: Path, out: Path) -> SplitSamples:
+    """Stream the samples once, each batch's members written to their split's file."""
+    members = {name: pq.read_table(getattr(split_result, f"{name}_path"))
+               .column("sample_index").to_numpy()
+               for name in (splitting.TRAIN, splitting.VAL)}
+    samples = pq.ParquetFile(split_result.samples, buffer_size=READ_BUFFER)
+    writers = {name: pq.ParquetWriter(building / f"{name}.parquet", samples.schema_arrow)
+               for name in members}
+    start = 0
+    try:
+        for batch in samples.iter_batches():
+            rows = np.arange(start, start + batch.num_rows)
+            start += batch.num_rows
+            for name, writer in writers.items():
+                writer.write_table(pa.Table.from_batches([batch]).filter(
+                    pa.array(np.isin(rows, members[name]))))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    progress(f"split samples: {len(members[splitting.TRAIN]):,} train / "
+             f"{len(members[splitting.VAL]):,} val DataSamples")
+    return SplitSamples(key=key, dir=out, train_rows=len(members[splitting.TRAIN]),
+                        val_rows=len(members[splitting.VAL]))
+
+
+# split_samples(split, config, root, progress): the split's samples as two files.
+split_samples = DataStage("split-samples", split_samples_key, SplitSamples, _split_samples)
