@@ -3,6 +3,7 @@ judged beside its base model, decided on; and the refusals of configs it cannot 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ from flows.bt_train import main as bt_main
 from flows.judge_training import RunSettings, load_run_config
 from flows.pairwise_train import main as pairwise_main
 from flows.pointwise_train import main as pointwise_main
+from rm_core.cluster.jobs import AUTH_TOKEN_PATH_VAR
+from rm_core.cluster.local_head import LocalRayCluster
+from rm_core.errors import ConfigError
 from rm_core.evaluation.bt_report import TITLE
 from rm_core.evaluation.registry import read_decisions
-from rm_core.errors import ConfigError
 
 PAIRS = {"source": {"kind": "sample", "name": "helpsteer2_preference"},
          "converter": "helpsteer2_pairwise", "template": {"answer_prefix": "<preference>"}}
@@ -52,7 +55,7 @@ def test_a_flow_refuses_a_config_it_cannot_train_naming_the_right_flow(
     tmp_path: Path, data: dict[str, Any], sections: dict[str, Any], kind: Any, message: str
 ) -> None:
     config = write_config(tmp_path / "config.yaml", data, **sections)
-    with pytest.raises(ConfigError, match="config.yaml") as info:
+    with pytest.raises(ConfigError, match=r"config\.yaml") as info:
         load_run_config(str(config), kind, RunSettings())
     assert message in str(info.value)
 
@@ -81,16 +84,29 @@ def test_the_command_lines_refuse_without_a_traceback(
     assert "Traceback" not in error
 
 
+def write_pairs(path: Path, count: int) -> Path:
+    """`count` chosen/rejected pairs a scalar head can tell apart: a sentence vs gibberish."""
+    rows = [{"prompt": f"How do I sort list number {i} in Python?",
+             "chosen": f"Call sorted() on list {i}; it returns a new sorted list.",
+             "rejected": f"zq{i} xv kk pl{i} qq"} for i in range(count)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_bt_train_trains_judges_decides_and_then_skips_as_unchanged(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, cluster: LocalRayCluster, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path / "bt.yaml", PAIRS, bradley_terry=TINY_BT)
+    monkeypatch.setenv(AUTH_TOKEN_PATH_VAR, str(cluster.token_path))
+    data = {"source": {"kind": "local", "path": str(write_pairs(tmp_path / "pairs.jsonl", 24))},
+            "converter": "chosen_rejected_pairwise", "split": {"val_fraction": 0.25}}
+    config = write_config(tmp_path / "bt.yaml", data, bradley_terry={**TINY_BT, "batch_size": 8})
     art = tmp_path / "art"
-    result = bt_train(str(config), artifacts_dir=str(art))
+    result = bt_train(str(config), artifacts_dir=str(art), ray_address=cluster.dashboard_url)
 
     trained = result.train
-    assert trained is not None and trained.metrics["steps"] >= 1
+    assert trained is not None and trained.metrics["steps"] >= 2
     assert (trained.model_dir / "reward_stats.json").is_file()
     evaluation = result.evaluation
     assert [m.label for m in evaluation.models] == ["base (fresh head)", "bradley-terry"]
@@ -98,12 +114,12 @@ def test_bt_train_trains_judges_decides_and_then_skips_as_unchanged(
     assert {m.evaluation.backend for m in evaluation.models} == {"bradley-terry"}
     assert evaluation.decision is not None
     assert evaluation.decision.incumbent == "base model"
-    decisions = read_decisions(art / "registry" / "tiny-bt")
-    assert len(decisions) == 1
+    assert len(read_decisions(art / "registry" / "tiny-bt")) == 1
     report = evaluation.report_path.read_text()
     assert TITLE in report and "| bradley-terry | trained |" in report
     assert "| base (fresh head) | fresh (seeded) |" in report
 
-    assert bt_main([str(config), "--artifacts-dir", str(art)]) == 0
-    assert "skipped: same data" in capsys.readouterr().out
+    assert bt_main([str(config), "--artifacts-dir", str(art), "--ray-address",
+                    cluster.dashboard_url]) == 0
+    assert "skipped: nothing changed since run" in capsys.readouterr().out
     assert len(read_decisions(art / "registry" / "tiny-bt")) == 1
