@@ -23,7 +23,8 @@ from rm_core.config import DataConfig, TemplateConfig
 from rm_core.data.schema import Answer, ChatMessage, DataSample, samples_to_table, write_samples
 from rm_core.data.verl_rows import verl_rows
 from rm_core.embedded_models import build_tiny_qwen2
-from rm_core.evaluation.bt_scoring import BT_FILE
+from rm_core.evaluation.bt_scoring import BT_FILE, score_into
+from rm_core.evaluation.runner import EvaluationError
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.stage import read_evaluated
 from rm_core.judge.templates import PairwiseTemplate
@@ -175,3 +176,12 @@ def test_a_tiny_bt_job_resumes_after_its_driver_is_killed_and_judges_above_chanc
     assert scores["margin_quantiles"]["p50"] > 0 and not scores["fresh_head"]
     assert scores["train_reward_stats"]["n"] == 2 * TRAIN_PAIRS
     assert json.loads((judged["base"][1] / BT_FILE).read_text("utf-8"))["fresh_head"]
+
+
+def test_val_rows_of_another_split_are_refused_naming_both_files(
+    pair_data: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(EvaluationError, match=r"verl_val.parquet have no sample in .*train"):
+        score_into(pair_data["model"], pair_data["verl_val"], pair_data["train"],
+                   EvaluationSettings(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from rm_core.artifacts import atomic_dir, finish
 from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
 from rm_core.evaluation.pairwise import TIE, pairwise_report
-from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation
+from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, check_model_dir
 from rm_core.evaluation.runner import _read_rows as read_val_rows
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.stage import EVALUATION_FILE
@@ -134,6 +134,7 @@ def score_into(model_dir: Path, val_path: Path, samples_path: Path,
     from rm_core.training.bt import load_scorer
 
     started = time.perf_counter()
+    check_model_dir(model_dir)
     rows = read_val_rows(val_path, settings.limit)
     true = [_truth(row, index, val_path) for index, row in enumerate(rows)]
     unique_ids = [str((row["extra_info"] or {}).get("unique_id")) for row in rows]

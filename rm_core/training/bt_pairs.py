@@ -148,7 +148,8 @@ def rewards(model: Any, tokenizer: Any, texts: list[str], batch_size: int = SCOR
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True)
+            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt",
+                                padding=True).to(model.device)
             logits = model(**encoded).logits[:, 0].float()
             for i, value in zip(batch, logits.tolist(), strict=True):
                 scores[i] = value
