@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from rm_core.artifacts import atomic_dir, finish
 from rm_core.evaluation.metrics import MetricValue, bootstrap_ci
 from rm_core.evaluation.pairwise import TIE, pairwise_report
-from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation
+from rm_core.evaluation.runner import EvaluationError, JudgeEvaluation, check_model_dir
 from rm_core.evaluation.runner import _read_rows as read_val_rows
 from rm_core.evaluation.settings import EvaluationSettings
 from rm_core.evaluation.stage import EVALUATION_FILE
 from rm_core.judge.templates import PREFERENCE_CODES
-from rm_core.training.bt_pairs import rendered, rewards
+from rm_core.training.bt_pairs import BtDataError, rendered, rewards, split_samples
 
 BACKEND = "bradley-terry"
 BT_FILE = "bt.json"
@@ -61,9 +60,10 @@ class BtScores(BaseModel):
 
 def _texts_by_id(samples_path: Path, tokenizer: Any) -> dict[str, tuple[str, str]]:
     """unique_id -> the (A, B) answers of the val split's samples, rendered for scoring."""
-    if not samples_path.is_file():
-        raise EvaluationError(f"val split file {samples_path} does not exist")
-    table = pq.read_table(samples_path, columns=["unique_id", "input", "output"])
+    try:
+        table = split_samples(samples_path, ["unique_id", "input", "output"])
+    except BtDataError as error:
+        raise EvaluationError(str(error)) from error
     texts = {}
     for index, row in enumerate(table.to_pylist()):
         if len(row["output"] or []) != 2:
@@ -134,6 +134,7 @@ def score_into(model_dir: Path, val_path: Path, samples_path: Path,
     from rm_core.training.bt import load_scorer
 
     started = time.perf_counter()
+    check_model_dir(model_dir)
     rows = read_val_rows(val_path, settings.limit)
     true = [_truth(row, index, val_path) for index, row in enumerate(rows)]
     unique_ids = [str((row["extra_info"] or {}).get("unique_id")) for row in rows]

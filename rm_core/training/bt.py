@@ -103,14 +103,8 @@ def train_loop(config: dict[str, Any]) -> None:
     rows, counts = reward_rows(Path(config["train_path"]), spec, tokenizer)
     if not rows:
         raise BtDataError(f"{config['train_path']} has no pair to train on: {counts}")
-    args = RewardConfig(
-        num_train_epochs=spec.epochs, learning_rate=spec.lr,
-        per_device_train_batch_size=spec.batch_size, warmup_steps=spec.warmup_steps,
-        lr_scheduler_type="linear", max_grad_norm=spec.max_grad_norm,
-        weight_decay=spec.weight_decay, bf16=spec.bf16, max_length=spec.max_length,
-        remove_unused_columns=False, center_rewards_coefficient=None, seed=spec.seed,
-        **ray_train.trainer_args(config["work_dir"], config["gpus"], spec.save_steps),
-    )
+    args = RewardConfig(remove_unused_columns=False, center_rewards_coefficient=None,
+                        **ray_train.trainer_args(spec, config["work_dir"], config["gpus"]))
     trainer = _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                processing_class=tokenizer,
                                callbacks=[ray_train.progress_callback("bt")])

@@ -16,9 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from rm_core.artifacts import is_complete, read_result
 from rm_core.errors import RmPipelineError
 from rm_core.training.bt_spec import BtSpec
 
@@ -83,12 +85,25 @@ def _pair(row: dict[str, Any], index: int, path: Path) -> Pair:
                 rejected=answers[1 - best]["content"], strength=strength, tie=False)
 
 
-def read_pairs(path: Path) -> tuple[list[Pair], int]:
-    """The distinct pairs of a split file in first-seen order, and its sample count."""
+def split_samples(path: Path, columns: list[str]) -> pa.Table:
+    """`columns` of a split's samples: `path` is a DataSample parquet, or the split stage's
+    member list (`sample_index`, `unique_id`) whose folder's manifest names the samples."""
     if not path.is_file():
         raise BtDataError(f"split file {path} does not exist")
-    rows = pq.read_table(path, columns=["unique_id", "input", "output",
-                                        "task_category"]).to_pylist()
+    names = pq.read_schema(path).names
+    if all(column in names for column in columns):
+        return pq.read_table(path, columns=columns)
+    if "sample_index" not in names or not is_complete(path.parent):
+        raise BtDataError(f"{path} is neither a DataSample parquet (columns {columns}) nor a "
+                          "complete split stage's member list")
+    samples = Path(read_result(path.parent)["samples"])
+    members = pq.read_table(path, columns=["sample_index"]).column("sample_index")
+    return pq.read_table(samples, columns=columns).take(members)
+
+
+def read_pairs(path: Path) -> tuple[list[Pair], int]:
+    """The distinct pairs of a split file in first-seen order, and its sample count."""
+    rows = split_samples(path, ["unique_id", "input", "output", "task_category"]).to_pylist()
     pairs: dict[tuple[str, frozenset[str]], Pair] = {}
     for index, row in enumerate(rows):
         pair = _pair(row, index, path)
@@ -133,7 +148,8 @@ def rewards(model: Any, tokenizer: Any, texts: list[str], batch_size: int = SCOR
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True)
+            encoded = tokenizer([texts[i] for i in batch], return_tensors="pt",
+                                padding=True).to(model.device)
             logits = model(**encoded).logits[:, 0].float()
             for i, value in zip(batch, logits.tolist(), strict=True):
                 scores[i] = value

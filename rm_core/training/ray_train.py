@@ -45,11 +45,18 @@ def progress_callback(prefix: str) -> Any:
     return ProgressLines()
 
 
-def trainer_args(work_dir: str, gpus: float, save_steps: int) -> dict[str, Any]:
-    """The `TrainingArguments` every stage sets alike: a step line per step, one kept
-    checkpoint every `save_steps`, no reporting integrations, gloo on CPU."""
-    return {"output_dir": str(Path(work_dir) / HF_DIR), "use_cpu": not gpus,
-            "logging_steps": 1, "save_strategy": "steps", "save_steps": save_steps,
+def trainer_args(spec: Any, work_dir: str, gpus: float) -> dict[str, Any]:
+    """The `TrainingArguments` every stage sets alike, from its spec (`SftSpec`, `BtSpec`:
+    epochs, lr, batch size, linear warm-up then decay, clipping, weight decay, bf16, max
+    length, seed): a step line per step, one kept checkpoint every `save_steps`, no
+    reporting integrations, gloo on CPU."""
+    return {"num_train_epochs": spec.epochs, "learning_rate": spec.lr,
+            "per_device_train_batch_size": spec.batch_size,
+            "warmup_steps": spec.warmup_steps, "lr_scheduler_type": "linear",
+            "max_grad_norm": spec.max_grad_norm, "weight_decay": spec.weight_decay,
+            "bf16": spec.bf16, "max_length": spec.max_length, "seed": spec.seed,
+            "output_dir": str(Path(work_dir) / HF_DIR), "use_cpu": not gpus,
+            "logging_steps": 1, "save_strategy": "steps", "save_steps": spec.save_steps,
             "save_total_limit": 1, "report_to": [], "disable_tqdm": True,
             "dataloader_num_workers": 0, "ddp_backend": None if gpus else "gloo"}
 

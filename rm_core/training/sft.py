@@ -85,14 +85,8 @@ def train_loop(config: dict[str, Any]) -> None:
                                                  use_safetensors=True)
     probe = rows[:PROBE_EXAMPLES]
     before = _answer_nll(model, tokenizer, probe)
-    args = SFTConfig(
-        num_train_epochs=spec.epochs, learning_rate=spec.lr,
-        per_device_train_batch_size=spec.batch_size, warmup_steps=spec.warmup_steps,
-        lr_scheduler_type="linear", max_grad_norm=spec.max_grad_norm,
-        weight_decay=spec.weight_decay, bf16=spec.bf16, max_length=spec.max_length,
-        completion_only_loss=True, packing=False, seed=spec.seed,
-        **ray_train.trainer_args(config["work_dir"], config["gpus"], spec.save_steps),
-    )
+    args = SFTConfig(completion_only_loss=True, packing=False,
+                     **ray_train.trainer_args(spec, config["work_dir"], config["gpus"]))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer,
                          callbacks=[ray_train.progress_callback("sft")])
