@@ -25,10 +25,10 @@ from flows.judge_training import (
 from flows.prepare_data import data_stages
 from rm_core.cluster.target import RayTarget
 from rm_core.config import ExperimentConfig, registry_dir
-from rm_core.data.stage import SplitSamples, VerlResult
+from rm_core.data.stage import SplitResult, VerlResult
 from rm_core.evaluation.bt_report import bt_section
 from rm_core.evaluation.report import EvaluationSummary
-from tasks.bt import BtModel, decision_key, judge_bt_models, split_sample_files, train_bt
+from tasks.bt import BtModel, decision_key, judge_bt_models, train_bt
 from tasks.cluster import ray_target
 from tasks.concurrency import training_slot
 from tasks.evaluation import ModelToJudge, champion_model, check_for_changes, text_baseline
@@ -68,7 +68,7 @@ def bt_train(
     overrides: dict[str, Any] | None = None,
     force: bool = False,
 ) -> BtTrainResult:
-    """run config -> pairs (split samples, verl val rows) -> base model -> skip if
+    """run config -> pairs (the split, verl val rows) -> base model -> skip if
     unchanged -> BT training on Ray -> judge base and trained model, decide, report.
 
     `overrides` sets any config key (`{"bradley_terry.epochs": 2}`)."""
@@ -78,24 +78,23 @@ def bt_train(
     root, spec, resources = config.artifacts_dir, config.bradley_terry, config.ray.model_jobs
     metric = promotion_metric(config, config_path)
     split, verl = data_stages(config, root)
-    samples = split_sample_files(split, config.data, root)
     with ray_target(config.ray) as cluster:
         model = prepare_model(spec.model_path, root, cluster, resources)
-        key = decision_key(samples, verl, spec, model)
+        key = decision_key(split, verl, spec, model)
         skipped = check_for_changes(registry_dir(config), key, config.evaluation, force)
         if skipped:
             return BtTrainResult(skipped=skipped)
         with training_slot(config) as busy:
             if busy:
                 return BtTrainResult(skipped=busy)
-            trained = train_bt(model, samples, config.data, spec, root, cluster, resources)
-        evaluation = evaluate_bt(config, metric, trained, model, samples, verl, key,
+            trained = train_bt(model, split, config.data, spec, root, cluster, resources)
+        evaluation = evaluate_bt(config, metric, trained, model, split, verl, key,
                                  cluster)
     return BtTrainResult(train=trained, evaluation=evaluation)
 
 
 def evaluate_bt(config: ExperimentConfig, metric: str, trained: BtModel, model: str,
-                samples: SplitSamples, verl: VerlResult, key: str, cluster: RayTarget
+                split: SplitResult, verl: VerlResult, key: str, cluster: RayTarget
                 ) -> EvaluationSummary:
     """The base model with a fresh seeded head, the trained model (and the champion) judged
     by one job on the pairwise val rows; then the judges' decision and report."""
@@ -106,7 +105,7 @@ def evaluate_bt(config: ExperimentConfig, metric: str, trained: BtModel, model: 
     champion_dir = champion_model(registry)
     if champion_dir:
         models.append(ModelToJudge(label="champion", kind="champion", model_dir=champion_dir))
-    judged = judge_bt_models(models, verl.val_path, samples.val_path, config.data,
+    judged = judge_bt_models(models, verl.val_path, split.val_path, config.data,
                              config.evaluation, spec.seed, config.artifacts_dir, cluster,
                              config.ray.model_jobs)
     words = text_baseline(verl.train_path, verl.val_path, config.data, config.evaluation)

@@ -1,5 +1,5 @@
-"""Bradley-Terry tasks: the split's samples as files, the BT training job and the one
-job that scores the val rows with every BT model, each cached by its stage key."""
+"""Bradley-Terry tasks: the BT training job and the one job that scores the val rows
+with every BT model, each cached by its stage key."""
 
 from __future__ import annotations
 
@@ -49,42 +49,29 @@ class BtJudged(BaseModel):
     scores: BtScores
 
 
-def bt_key(samples: data_stage.SplitSamples, spec: BtSpec, model: str | Path) -> str:
-    """The BT model's key: the split's samples (so the source data and data config), the
-    spec, the base model's files and the BT training code."""
-    return stage_key("bt", samples=samples.key, spec=spec.model_dump(mode="json"),
+def bt_key(split: data_stage.SplitResult, spec: BtSpec, model: str | Path) -> str:
+    """The BT model's key: the split (so the samples, the source data and data config),
+    the spec, the base model's files and the BT training code."""
+    return stage_key("bt", split=split.key, spec=spec.model_dump(mode="json"),
                      model=model_fingerprint(model))
 
 
-def decision_key(samples: data_stage.SplitSamples, verl: data_stage.VerlResult, spec: BtSpec,
+def decision_key(split: data_stage.SplitResult, verl: data_stage.VerlResult, spec: BtSpec,
                  model: str | Path) -> str:
     """What a promotion decision on a BT model depends on besides the evaluation settings:
     the model's key, the val rows it is judged on and the BT scoring code. An unchanged
     one means the run would reproduce the decision taken."""
-    return stage_key("bt-eval", bt=bt_key(samples, spec, model), verl=verl.key)
+    return stage_key("bt-eval", bt=bt_key(split, spec, model), verl=verl.key)
 
 
-def bt_dir(samples: data_stage.SplitSamples, spec: BtSpec, model: str | Path,
+def bt_dir(split: data_stage.SplitResult, spec: BtSpec, model: str | Path,
            root: Path) -> Path:
-    return stage_dir(root, "bt", bt_key(samples, spec, model))
+    return stage_dir(root, "bt", bt_key(split, spec, model))
 
 
-def _samples_plan(split: data_stage.SplitResult, config: DataConfig, root: Path
-                  ) -> tuple[str, Path]:
-    return data_stage.split_samples.plan(split, config, root)
-
-
-@task(name="split-samples", cache_key_fn=stage_cache_key(_samples_plan), persist_result=True)
-def split_sample_files(split: data_stage.SplitResult, config: DataConfig, root: Path
-                       ) -> data_stage.SplitSamples:
-    """The split's train and val DataSamples as parquet: the pairs a BT model trains on
-    and the texts it scores the val rows with."""
-    return data_stage.split_samples(split, config, root, progress=get_run_logger().info)
-
-
-def _train_plan(model: str, samples: data_stage.SplitSamples, data: DataConfig, spec: BtSpec,
+def _train_plan(model: str, split: data_stage.SplitResult, data: DataConfig, spec: BtSpec,
                 root: Path, target: RayTarget, resources: JobResources) -> tuple[str, Path]:
-    out = bt_dir(samples, spec, model, root)
+    out = bt_dir(split, spec, model, root)
     return out.name, out
 
 
@@ -98,14 +85,14 @@ def step_table(steps: list[dict[str, float]]) -> list[dict[str, float | int | No
 @task(name="train-bt", retries=2, retry_delay_seconds=[15, 60],
       retry_condition_fn=worth_retrying_task, cache_key_fn=stage_cache_key(_train_plan),
       persist_result=True)
-def train_bt(model: str, samples: data_stage.SplitSamples, data: DataConfig, spec: BtSpec,
+def train_bt(model: str, split: data_stage.SplitResult, data: DataConfig, spec: BtSpec,
              root: Path, target: RayTarget, resources: JobResources) -> BtModel:
     """Train the base model with a scalar head on the train split's pairs (TRL's
     RewardTrainer under Ray Train, a job on the cluster). A killed job resumes from its
     last checkpoint on the task's retry."""
     logger = get_run_logger()
-    out = bt_dir(samples, spec, model, root)
-    monitor = TrainingMonitor(total_steps=math.ceil(samples.train_rows / 2 / spec.batch_size)
+    out = bt_dir(split, spec, model, root)
+    monitor = TrainingMonitor(total_steps=math.ceil(split.report.train_rows / 2 / spec.batch_size)
                               * spec.epochs)
     if is_complete(out):
         done = read_result(out)
@@ -119,7 +106,7 @@ def train_bt(model: str, samples: data_stage.SplitSamples, data: DataConfig, spe
             update_progress_artifact(progress_id, min(100.0, 100.0 * step / max(steps, 1)))
 
         monitor.on_progress = on_progress
-        job = model_jobs.bt_train_job(model, samples.train_path, data, spec, out,
+        job = model_jobs.bt_train_job(model, split.train_path, data, spec, out,
                                       root / "jobs" / "bt" / out.name, resources)
         try:
             done = run_model_job(job, target, outputs=[out], watch=monitor.feed).result

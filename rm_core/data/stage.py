@@ -13,14 +13,7 @@ this module is the one place callers import them from.
 from __future__ import annotations
 
 from rm_core.data.ingest_stage import IngestResult, ingest, ingest_key, require_quality
-from rm_core.data.split_stage import (
-    SplitReport,
-    SplitResult,
-    SplitSamples,
-    split,
-    split_key,
-    split_samples,
-)
+from rm_core.data.split_stage import SplitReport, SplitResult, split, split_key
 from rm_core.data.stage_io import Progress
 from rm_core.data.verl_stage import VerlResult, judge_kind, template_for, to_verl, verl_key
 
@@ -29,7 +22,6 @@ __all__ = [
     "Progress",
     "SplitReport",
     "SplitResult",
-    "SplitSamples",
     "VerlResult",
     "ingest",
     "ingest_key",
@@ -37,7 +29,6 @@ __all__ = [
     "require_quality",
     "split",
     "split_key",
-    "split_samples",
     "template_for",
     "to_verl",
     "verl_key",
