@@ -3,12 +3,16 @@ judged beside its base model, decided on; and the refusals of configs it cannot 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from tiny_training import TINY_TRAINING
 
 from flows.bt_train import bt_train
@@ -84,6 +88,18 @@ def test_the_command_lines_refuse_without_a_traceback(
     assert "Traceback" not in error
 
 
+def artifact_keys(flow_run_id: UUID) -> set[str]:
+    """The keys of the artifacts a flow run created."""
+
+    async def read() -> set[str]:
+        async with get_client() as client:
+            found = await client.read_artifacts(flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[flow_run_id])))
+        return {artifact.key for artifact in found if artifact.key}
+
+    return asyncio.run(read())
+
+
 def write_pairs(path: Path, count: int) -> Path:
     """`count` chosen/rejected pairs a scalar head can tell apart: a sentence vs gibberish."""
     rows = [{"prompt": f"How do I sort list number {i} in Python?",
@@ -103,7 +119,12 @@ def test_bt_train_trains_judges_decides_and_then_skips_as_unchanged(
             "converter": "chosen_rejected_pairwise", "split": {"val_fraction": 0.25}}
     config = write_config(tmp_path / "bt.yaml", data, bradley_terry={**TINY_BT, "batch_size": 8})
     art = tmp_path / "art"
-    result = bt_train(str(config), artifacts_dir=str(art), ray_address=cluster.dashboard_url)
+    state = bt_train(str(config), artifacts_dir=str(art), ray_address=cluster.dashboard_url,
+                     return_state=True)
+    result = state.result()
+    # the step lines became the progress bar and the per-step table, as GRPO's do
+    assert {"bt-progress", "bt-metrics", "bt-training", "evaluation-report"} <= artifact_keys(
+        state.state_details.flow_run_id)
 
     trained = result.train
     assert trained is not None and trained.metrics["steps"] >= 2
