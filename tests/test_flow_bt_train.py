@@ -64,6 +64,13 @@ def test_a_flow_refuses_a_config_it_cannot_train_naming_the_right_flow(
     assert message in str(info.value)
 
 
+def test_the_shipped_bt_config_is_a_cpu_bt_run_on_pairs() -> None:
+    config = load_run_config("configs/bt_helpsteer2_sample.yaml", "bt", RunSettings())
+    assert config.training is None and config.bradley_terry.profile == "cpu"
+    assert config.bradley_terry.model_path == "smollm2-135m"
+    assert config.evaluation.limit == 48
+
+
 def test_bt_settings_change_the_bradley_terry_section(tmp_path: Path) -> None:
     """--model and --profile of bt-train set the BT spec's, not a `training` section."""
     config = write_config(tmp_path / "config.yaml", PAIRS, bradley_terry=TINY_BT)
