@@ -29,7 +29,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.failures import TRAINING_FAILED_EVENT
 
-TRAINING_FLOWS = ["pointwise-train", "pairwise-train"]
+TRAINING_FLOWS = ["pointwise-train", "pairwise-train", "bt-train"]
 WEBHOOK_BLOCK = "rm-pipeline-failures"
 FAILED_AUTOMATION = "rm-pipeline: training run failed"
 OVERDUE_AUTOMATION = "rm-pipeline: nightly run overdue"

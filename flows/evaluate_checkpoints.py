@@ -31,7 +31,7 @@ from rm_core.evaluation.report import EvaluationSummary
 from rm_core.evaluation.settings import resolved_metric
 from rm_core.training.run import sft_start
 from rm_core.training.spec import WandbSettings
-from tasks.benchmarks import benchmark_candidates
+from tasks.benchmarks import BenchmarkStep, benchmark_candidates
 from tasks.cluster import ray_target
 from tasks.evaluation import (
     ModelToJudge,
@@ -58,7 +58,7 @@ def _config(config_path: str, artifacts_dir: str | None) -> ExperimentConfig:
     return config
 
 
-def _metric(config: ExperimentConfig, config_path: str) -> str:
+def promotion_metric(config: ExperimentConfig, config_path: str) -> str:
     """The metric candidates are ranked and promoted by, checked against the judge kind."""
     try:
         return resolved_metric(config.evaluation, judge_kind(config.data) == "pairwise")
@@ -72,9 +72,14 @@ def _max_new_tokens(config: ExperimentConfig) -> int:
         training.grpo.max_response_length if training else DEFAULT_MAX_NEW_TOKENS)
 
 
-def _provenance(config: ExperimentConfig, run_dir: Path | None) -> dict[str, Any]:
+def report_dir(config: ExperimentConfig) -> Path:
+    """Where this flow run's report goes."""
+    return config.artifacts_dir / "reports" / str(flow_run.id or "local")
+
+
+def _provenance(config: ExperimentConfig, train_key: str | None) -> dict[str, Any]:
     """What a promoted champion came from: a nightly run compares it to skip retraining."""
-    return {"experiment": config.name, "train_key": run_dir.name if run_dir else None,
+    return {"experiment": config.name, "train_key": train_key,
             "evaluation_version": evaluation_version(config.evaluation),
             "code_version": code_version(), "config": config.model_dump(mode="json")}
 
@@ -102,12 +107,12 @@ def evaluate_checkpoints(
     if run_dir is None and model_dir is None:
         raise ConfigError("nothing to evaluate: give a training run directory or a model folder")
     config = config or _config(config_path, artifacts_dir)
-    root, training, metric = config.artifacts_dir, config.training, _metric(config, config_path)
+    root, training = config.artifacts_dir, config.training
+    metric = promotion_metric(config, config_path)
     val, train = _rows(config_path, config, val_path, train_path)
     run = Path(run_dir) if run_dir else None
     steps = stage.run_checkpoints(run) if run else {}
     registry, resources = registry_dir(config), config.ray.model_jobs
-    out_dir = root / "reports" / str(flow_run.id or "local")
     with _cluster(config, cluster) as target:
         base = base_model or (training.model_path if training else None)
         models = [ModelToJudge(label="base", kind="base", step=0,
@@ -128,32 +133,53 @@ def evaluate_checkpoints(
                                        model_dir=champion_dir))
         judged = judge_models(models, val, config.data, config.evaluation,
                               _max_new_tokens(config), root, target, resources)
-        best = stage.best_candidate(judged, metric)
-        champion = next((m for m in judged if m.kind == "champion"), None)
-        base_judged = next((m for m in judged if m.kind == "base"), None)
-        benched = benchmark_candidates(
-            best, champion or base_judged, config.data, config.evaluation,
-            _max_new_tokens(config), root, target, resources, registry, out_dir,
-        ) if config.evaluation.benchmarks and best else None  # fmt: skip
+        benched = benchmark_candidates(judged, metric, config.data, config.evaluation,
+                                       _max_new_tokens(config), root, target, resources,
+                                       registry, report_dir(config))
     record_checkpoints(config.name, steps, val.parent)
     words = text_baseline(train, val, config.data, config.evaluation)
+    title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
+    return decide_and_report(config, metric, judged, val, words, title,
+                             run.name if run else None, promote, steps,
+                             stage.training_metrics(run) if run else [], benched=benched)
+
+
+def decide_and_report(config: ExperimentConfig, metric: str, judged: list[stage.EvaluatedModel],
+                      val: Path, words: stage.EvaluatedModel | None, title: str,
+                      train_key: str | None, promote: bool,
+                      sources: dict[int, Path] | None = None,
+                      training_metrics: list[dict[str, Any]] | None = None,
+                      champion_notes: dict[str, Any] | None = None,
+                      sections: list[str] | None = None,
+                      benched: BenchmarkStep | None = None) -> EvaluationSummary:
+    """How every training flow ends, whatever judged its models: the best candidate through
+    the gate against the champion (none yet: the base model), the decision recorded in the
+    experiment's registry, a promoted champion's lineage noted (made from `sources[step]`,
+    else its folder, with `champion_notes`), and the report (`sections` and the public
+    benchmarks' scores, `benched`, added to it)."""
+    registry = registry_dir(config)
+    base_judged = next((m for m in judged if m.kind == "base"), None)
+    champion = next((m for m in judged if m.kind == "champion"), None)
+    best = stage.best_candidate(judged, metric)
     decision, decisions = None, None
     if promote and best is not None:
         decision = compare_with_champion(
             registry, best, champion, metric, stage.file_fingerprint(val),
-            str(flow_run.root_flow_run_id or "local"), _provenance(config, run), base_judged,
-            config.evaluation, words, benched.outcome if benched else None,
+            str(flow_run.root_flow_run_id or "local"), _provenance(config, train_key),
+            base_judged, config.evaluation, words, benched.outcome if benched else None,
         )  # fmt: skip
         decisions = publish_history(registry, config.name)
         if decision.promote:
-            record_champion(config.name, registry, steps.get(best.step or 0, best.model_dir),
-                            {"metric": decision.metric, "value": decision.challenger_value})
-    title = f"{config.name} {run.name[:12] if run else Path(model_dir or '').name}"
-    return report_evaluation(title, metric, judged, best, decision,
-                             stage.training_metrics(run) if run else [], out_dir,
+            record_champion(config.name, registry,
+                            (sources or {}).get(best.step or 0, best.model_dir),
+                            {"metric": decision.metric, "value": decision.challenger_value,
+                             **(champion_notes or {})})
+    training = config.training
+    return report_evaluation(title, metric, judged, best, decision, training_metrics or [],
+                             report_dir(config),
                              training.wandb if training else WandbSettings(enabled=False),
                              [words] if words else [], config.evaluation.collapse_share,
-                             decisions, benched.results if benched else None)
+                             decisions, benched.results if benched else None, sections)
 
 
 def _rows(config_path: str, config: ExperimentConfig, val_path: str | None,

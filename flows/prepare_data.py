@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow
 
 from rm_core.config import REPO_ROOT, ExperimentConfig, load_experiment
-from rm_core.data.stage import VerlResult
+from rm_core.data.stage import SplitResult, VerlResult
 from rm_core.errors import RmPipelineError
 from tasks.data import build_verl_rows, fetch_source, ingest_rows, split_samples
 from tasks.lineage import file_asset, record_asset, source_asset
@@ -37,6 +37,12 @@ def prepare_data(config_path: str = DEFAULT_CONFIG, artifacts_dir: str | None = 
     reads `config_path`."""
     config = config or load_experiment(resolve_config(config_path))
     root = Path(artifacts_dir).resolve() if artifacts_dir else config.artifacts_dir
+    return data_stages(config, root)[1]
+
+
+def data_stages(config: ExperimentConfig, root: Path) -> tuple[SplitResult, VerlResult]:
+    """The cached data tasks, in the calling flow: the split (bt-train reads its samples)
+    and the verl rows (every judge is evaluated on them)."""
     fetched = fetch_source(config.data.source, root)
     ingested = ingest_rows(fetched, config.data, root)
     split = split_samples(ingested, config.data, root)
@@ -44,7 +50,7 @@ def prepare_data(config_path: str = DEFAULT_CONFIG, artifacts_dir: str | None = 
     record_asset(file_asset(verl.dir), "verl-dataset", [source_asset(fetched)],
                  {"source_sha256": fetched.fingerprint, "train_rows": verl.train_rows,
                   "val_rows": verl.val_rows})
-    return verl
+    return split, verl
 
 
 def main(argv: list[str] | None = None) -> int:

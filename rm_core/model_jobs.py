@@ -17,6 +17,7 @@ from rm_core.cluster.stage_jobs import StageJob
 from rm_core.config import DataConfig
 from rm_core.embedded_models import model_folder
 from rm_core.evaluation.settings import EvaluationSettings
+from rm_core.training.bt_spec import BtSpec
 from rm_core.training.spec import TrainSpec
 
 MODULE = __name__
@@ -157,4 +158,68 @@ def run_judge(models: list[list[str]], val_path: str, data: dict[str, Any],
         print(f"judging {val_path} with {model}", flush=True)
         judge_into(Path(model), Path(val_path), template, judged_settings, max_new_tokens,
                    Path(out))
+    return {"judged": [out for _, out in models]}
+
+
+# --- bt (Bradley-Terry reward model) ---------------------------------------------------
+
+
+def bt_train_job(model: str, train_path: Path, data: DataConfig, spec: BtSpec, out: Path,
+                 work_dir: Path, resources: JobResources) -> StageJob:
+    """The Bradley-Terry training of `model` on the train split's pairs into `out`. As for
+    SFT, its driver asks only for the custom resources: the Ray Train worker claims the
+    CPUs or GPUs."""
+    return StageJob(
+        stage="bt", function=f"{MODULE}:run_bt_train",
+        args={"model": model, "train_path": str(train_path),
+              "data": data.model_dump(mode="json"), "bt": spec.model_dump(mode="json"),
+              "cpus": resources.num_cpus, "gpus": resources.num_gpus, "out": str(out),
+              "work_dir": str(work_dir)},
+        work_dir=work_dir,
+        resources=JobResources(num_cpus=0, resources=resources.resources),
+    )
+
+
+def run_bt_train(model: str, train_path: str, data: dict[str, Any], bt: dict[str, Any],
+                 cpus: float, gpus: float, out: str, work_dir: str) -> dict[str, Any]:
+    """Train (resuming from the last checkpoint) unless `out` is already complete; the
+    result is the training metrics (pairs, ties_skipped, too_long, steps, train_loss,
+    reward_mean, reward_std, ...)."""
+    from rm_core.artifacts import is_complete, read_result
+    from rm_core.training import bt as bt_stage
+
+    if is_complete(Path(out)):
+        return read_result(Path(out))
+    return bt_stage.run(model, train_path, bt, cpus, gpus, work_dir, out)
+
+
+def bt_judge_job(models: list[tuple[Path, Path]], val_path: Path, samples_path: Path,
+                 data: DataConfig, settings: EvaluationSettings, work_dir: Path,
+                 resources: JobResources, seed: int = 0) -> StageJob:
+    """One job that scores the verl val rows with every (BT model folder, eval output dir)
+    pair; a folder without a trained scalar head gets a fresh head drawn from `seed`."""
+    return StageJob(
+        stage="judge", function=f"{MODULE}:run_bt_judge",
+        args={"models": [[str(model), str(out)] for model, out in models],
+              "val_path": str(val_path), "samples_path": str(samples_path),
+              "data": data.model_dump(mode="json"),
+              "settings": settings.model_dump(mode="json"), "seed": seed,
+              "cpus": resources.num_cpus},
+        work_dir=work_dir, resources=resources,
+    )
+
+
+def run_bt_judge(models: list[list[str]], val_path: str, samples_path: str,
+                 data: dict[str, Any], settings: dict[str, Any], seed: int,
+                 cpus: float) -> dict[str, Any]:
+    import torch
+
+    from rm_core.evaluation.bt_scoring import score_into
+
+    torch.set_num_threads(max(1, int(cpus)))
+    scored_settings = EvaluationSettings.model_validate(settings)
+    for model, out in models:
+        print(f"scoring {val_path} with Bradley-Terry model {model}", flush=True)
+        score_into(Path(model), Path(val_path), Path(samples_path), scored_settings, Path(out),
+                   seed)
     return {"judged": [out for _, out in models]}

@@ -26,7 +26,7 @@ from rm_core.evaluation.promotion import BenchmarkOutcome
 from rm_core.evaluation.registry import load_champion, record_benchmark_scores
 from rm_core.evaluation.runner import check_model_dir
 from rm_core.evaluation.settings import EvaluationSettings
-from rm_core.evaluation.stage import EvaluatedModel
+from rm_core.evaluation.stage import EvaluatedModel, best_candidate
 from tasks.cluster import run_model_job, worth_retrying_task
 from tasks.evaluation import ModelToJudge
 
@@ -139,13 +139,18 @@ class BenchmarkStep(BaseModel):
     outcome: BenchmarkOutcome
 
 
-def benchmark_candidates(best: EvaluatedModel, incumbent: EvaluatedModel | None,
-                         data: DataConfig, settings: EvaluationSettings, max_new_tokens: int,
-                         root: Path, target: RayTarget, resources: JobResources,
-                         registry_dir: Path, out_dir: Path) -> BenchmarkStep:
-    """`evaluation.benchmarks` for the best candidate and the incumbent (the champion, or
-    the base model before the first promotion), with the benchmark-judge flow's tasks:
-    the same cluster, the same cached judgements."""
+def benchmark_candidates(judged: list[EvaluatedModel], metric: str, data: DataConfig,
+                         settings: EvaluationSettings, max_new_tokens: int, root: Path,
+                         target: RayTarget, resources: JobResources, registry_dir: Path,
+                         out_dir: Path) -> BenchmarkStep | None:
+    """`evaluation.benchmarks` for the best of the `judged` candidates and the incumbent
+    (the champion, or the base model before the first promotion), with the benchmark-judge
+    flow's tasks: the same cluster, the same cached judgements. None without benchmarks."""
+    best = best_candidate(judged, metric)
+    if not settings.benchmarks or best is None:
+        return None
+    incumbent = next((m for m in judged if m.kind == "champion"),
+                     next((m for m in judged if m.kind == "base"), None))
     loaded = [load_benchmark_items(name, source, settings.benchmark_limit, settings.seed, root)
               for name, source in settings.benchmarks.items()]
     models = [ModelToJudge(label=m.label, kind=m.kind, step=m.step, model_dir=m.model_dir)

@@ -177,12 +177,13 @@ def report_evaluation(title: str, metric: str, models: list[stage.EvaluatedModel
                       wandb: WandbSettings, references: list[stage.EvaluatedModel] | None = None,
                       collapse_share: float = 0.8,
                       decisions: list[dict[str, Any]] | None = None,
-                      benchmarks: list[BenchmarkResult] | None = None
-                      ) -> report.EvaluationSummary:
-    """Plots, report.md (with the public benchmarks' section), the Prefect markdown and
-    table artifacts, W&B; a collapsed judge is a warning in the log."""
+                      benchmarks: list[BenchmarkResult] | None = None,
+                      sections: list[str] | None = None) -> report.EvaluationSummary:
+    """Plots, report.md (with the public benchmarks' section and the `sections` a kind of
+    model adds), the Prefect markdown and table artifacts, W&B; a collapsed judge is a
+    warning in the log."""
     summary = report.write(title, metric, models, best, decision, training_metrics, out_dir,
-                           references, collapse_share, decisions, benchmarks)
+                           references, collapse_share, decisions, benchmarks, sections)
     for line in report.collapsed(models, collapse_share):
         get_run_logger().warning("collapse: %s", line)
     create_markdown_artifact(report.markdown(summary), key="evaluation-report",

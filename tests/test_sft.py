@@ -4,27 +4,20 @@ more likely, resuming from its last checkpoint after its driver is killed."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 import yaml
+from killed_jobs import killed_then_resumed
 
 from rm_core.artifacts import is_complete, read_result
-from rm_core.cluster.jobs import JobFailed
 from rm_core.cluster.local_head import LocalRayCluster
 from rm_core.cluster.resources import JobResources
-from rm_core.cluster.stage_jobs import run_stage_job
 from rm_core.config import load_experiment
 from rm_core.errors import ConfigError
 from rm_core.judge.templates import MultiAttributeTemplate, PairwiseTemplate, PointwiseTemplate
 from rm_core.model_jobs import sft_job
 from rm_core.training import run
-from rm_core.training.monitor import iter_metrics
 from rm_core.training.sft_examples import completion_text
 from rm_core.training.sft_spec import PROFILE_SFT_DEFAULTS
 from rm_core.training.spec import TrainSpec
@@ -34,7 +27,6 @@ TRUTH = {"helpfulness": 3, "correctness": 1, "coherence": 4, "complexity": 0, "v
 # between two of them.
 TINY_SFT = {"enabled": True, "epochs": 1, "lr": 3e-3, "batch_size": 8, "warmup_steps": 0,
             "save_steps": 5, "bf16": False}
-DEADLINE_S = 600  # only guards against a hang
 
 
 @pytest.mark.parametrize("template", [
@@ -110,46 +102,11 @@ def _tiny_job(workspace: dict, root: Path):
     return job, out
 
 
-def _kill_driver_after_checkpoint(cluster: LocalRayCluster, storage: Path,
-                                  killed: list[str]) -> None:
-    """SIGKILL the running job's driver once Ray Train recorded a checkpoint (its snapshot
-    names it), like a node loss."""
-    client = cluster.client()
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if any(storage.rglob("checkpoint_manager_snapshot.json")):
-            for job in client.list_jobs():
-                if job.status == "RUNNING" and job.driver_info is not None:
-                    os.kill(int(job.driver_info.pid), signal.SIGKILL)
-                    killed.append(job.submission_id)
-                    return
-        time.sleep(0.5)
-
-
 def test_a_tiny_sft_job_learns_the_answers_and_resumes_after_its_driver_is_killed(
     cluster: LocalRayCluster, workspace: dict
 ) -> None:
     job, out = _tiny_job(workspace, workspace["root"] / "sft")
-    client, killed = cluster.client(), []
-    killer = threading.Thread(target=_kill_driver_after_checkpoint,
-                              args=(cluster, job.work_dir / "ray_train", killed), daemon=True)
-    killer.start()
-    first: list[str] = []
-    with pytest.raises(JobFailed):
-        run_stage_job(client, job, f"sft-{uuid4().hex[:8]}", first.extend,
-                      {"tool": "rm-pipeline-tests"}, timeout_s=DEADLINE_S)
-    assert killed, "the driver was never killed"
-    assert not is_complete(out)
-
-    lines: list[str] = []
-    done = run_stage_job(client, job, f"sft-{uuid4().hex[:8]}", lines.extend,
-                         {"tool": "rm-pipeline-tests"}, timeout_s=DEADLINE_S).result
-    log = "\n".join(lines)
-    assert "resuming from" in log, log[-3000:]
-    first_steps = [int(metrics["step"]) for metrics in iter_metrics(first)]
-    resumed = [int(metrics["step"]) for metrics in iter_metrics(lines)]
-    assert resumed[0] > 1 and resumed[0] > first_steps[0], (first_steps, resumed)
-    assert done["steps"] == resumed[-1]
+    done, _, _, _ = killed_then_resumed(cluster, job, out)
     # The training answers became far more likely, and the model is a loadable folder.
     assert done["answer_nll_after"] < 0.5 * done["answer_nll_before"], done
     assert is_complete(out) and (out / "model.safetensors").is_file()

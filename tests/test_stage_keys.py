@@ -44,6 +44,8 @@ UPSTREAM = {
     "learning-signal": ("verl", "split", "ingest"),
     "bench": ("merge", "train", "verl", "split", "ingest"),
     "sft": ("verl", "split", "ingest"),
+    "bt": ("split", "ingest"),
+    "bt-eval": ("bt", "verl", "split", "ingest"),
 }
 # Imported for something other than the stage's output, per stage.
 NOT_OUTPUT_OF = {
@@ -52,6 +54,8 @@ NOT_OUTPUT_OF = {
     "ingest": {"data/split.py", "data/verl_rows.py", "judge/templates.py"},
     # METRICS: which way a metric ranks checkpoints, not what evaluation.json holds.
     "eval": {"evaluation/registry.py"},
+    # evaluation/stage.py gives Bradley-Terry scoring only the evaluation file's name.
+    "bt-eval": {"evaluation/registry.py", "evaluation/checkpoints.py", "training/run.py"},
 }
 
 

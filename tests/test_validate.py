@@ -195,6 +195,9 @@ PAIRWISE_CASES: list[Case] = [
     ("fractional strength", {"preference_strength": 1.5}, "preference_strength=1.5"),
     ("strength missing", {"preference_strength": None}, "label preference_strength is missing"),
     ("empty response_2", {"response_2": ""}, "response_2 has 0 characters"),
+    ("missing response_1", {"response_1": None}, "response_1 is missing"),
+    ("identical responses", {"response_1": "same text", "response_2": "same text"},
+     "response_1 and response_2 are identical"),
     ("empty prompt", {"prompt": ""}, "prompt has 0 characters"),
 ]
 
@@ -215,6 +218,41 @@ def test_pairwise_bad_row_is_quarantined_with_reason(
     assert result.task_category == "pairwise"
     assert result.source_rows == len(rows)
     assert result.sample_rows == 2 * (result.source_rows - result.quarantined_rows)
+
+
+PAIR_CASES: list[Case] = [
+    ("identical", {"rejected": "  Good answer 100. "}, "chosen and rejected are identical"),
+    ("empty chosen", {"chosen": " "}, "chosen has 0 characters"),
+    ("missing rejected", {"rejected": None}, "rejected is missing"),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), _cases(PAIR_CASES))
+def test_chosen_rejected_bad_pair_is_quarantined_naming_the_field(
+    ingest: Ingest, change: dict[str, Any], reason: str
+) -> None:
+    """A pair with identical, empty or missing sides is quarantined with a reason in the
+    source's own field names; the row's values are kept in the quarantine record."""
+
+    def pair(i: int, **changes: Any) -> Row:
+        return {"prompt": f"Question {i}?", "chosen": f"Good answer {i}.",
+                "rejected": f"bad {i}", **changes}
+
+    rows = _with_bad_row(pair, pair(100, **change))
+    result, quarantine = ingest(rows, name="pairs.jsonl", converter="chosen_rejected_pairwise")
+    assert list(quarantine) == [3]
+    assert quarantine[3]["reason"].startswith(reason)
+    assert "Question 100?" in quarantine[3]["record"]
+    assert result.sample_rows == 2 * GOOD_ROWS
+
+
+def test_missing_side_key_is_quarantined(ingest: Ingest) -> None:
+    """A jsonl pair without its `rejected` key at all is a missing side, not a crash."""
+    rows: list[Row | str] = [{"prompt": f"Q{i}?", "chosen": f"yes {i}", "rejected": f"no {i}"}
+                             for i in range(GOOD_ROWS)]
+    rows.append({"prompt": "Q?", "chosen": "yes"})
+    _, quarantine = ingest(rows, name="pairs.jsonl", converter="chosen_rejected_pairwise")
+    assert quarantine[GOOD_ROWS]["reason"] == "rejected is missing"
 
 
 @pytest.fixture

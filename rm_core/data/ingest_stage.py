@@ -64,7 +64,8 @@ def _ingest(fetched: FetchedSource, config: DataConfig, key: str, progress: Prog
             building: Path, out: Path) -> IngestResult:
     """Validate and convert every source row: each becomes samples or a quarantined row."""
     converter = get_converter(config)
-    checks = build_checks(converter.task_category, config, converter.labels)
+    checks = build_checks(converter.task_category, config, converter.labels,
+                          converter.sides)
     validator = Validator(converter.task_category, checks, config.validation.max_bad_fraction)
     first_seen: dict[int, int] = {}
     writers = {

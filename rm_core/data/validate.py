@@ -16,10 +16,12 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from rm_core.config import DataConfig
+from rm_core.config import DataConfig, ValidationConfig
 from rm_core.data.schema import KNOWN_ROLES, TaskCategory
 
 EXAMPLES_KEPT = 5
+# The feature columns of a preference pair's two responses (`<column>_chars`).
+PAIR_COLUMNS = ("response_1", "response_2")
 Describe = Callable[[Any], str]
 
 
@@ -87,8 +89,25 @@ def _label_checks(column: str, allowed: list[int]) -> list[Check]:
     ]
 
 
-def build_checks(task: TaskCategory, config: DataConfig, labels: tuple[str, ...]) -> list[Check]:
-    """The suite of `task`: sizes, roles, conversion errors, labels, duplicates."""
+def _pair_checks(sides: tuple[str, ...], bounds: ValidationConfig) -> list[Check]:
+    """Both sides of a preference pair present, sized, and different: a pair without two
+    distinct answers teaches a judge or a Bradley-Terry model nothing."""
+    checks: list[Check] = []
+    for column, side in zip(PAIR_COLUMNS, sides, strict=True):
+        checks.append(Check(f"{side} present", f"{column}_chars", "not_null", {},
+                            lambda v, side=side: f"{side} is missing"))
+        checks.append(_between(f"{side} length", f"{column}_chars", bounds.min_chars,
+                               bounds.max_response_chars, side))
+    first, second = sides
+    checks.append(Check(f"{first} differs from {second}", "identical_sides", "null", {},
+                        lambda v: f"{first} and {second} are identical"))
+    return checks
+
+
+def build_checks(task: TaskCategory, config: DataConfig, labels: tuple[str, ...],
+                 sides: tuple[str, ...] = PAIR_COLUMNS) -> list[Check]:
+    """The suite of `task`: sizes, roles, conversion errors, labels, duplicates. `sides`
+    are a pair's response fields as the source names them (reasons use those names)."""
     bounds = config.validation
     checks = [
         Check(
@@ -116,11 +135,7 @@ def build_checks(task: TaskCategory, config: DataConfig, labels: tuple[str, ...]
         for label in labels:
             checks.extend(_label_checks(label, list(range(config.max_score + 1))))
     else:
-        for side in ("response_1", "response_2"):
-            checks.append(
-                _between(f"{side} length", f"{side}_chars", bounds.min_chars,
-                         bounds.max_response_chars, side)
-            )
+        checks.extend(_pair_checks(sides, bounds))
         checks.extend(_label_checks("preference_strength", list(range(-3, 4))))
     checks.append(
         Check(

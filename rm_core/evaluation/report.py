@@ -56,6 +56,8 @@ class EvaluationSummary(BaseModel):
     plots: dict[str, Path]
     report_path: Path
     benchmarks: list[bench_report.BenchmarkResult] = []  # `evaluation.benchmarks`' step
+    # Markdown lines a kind of model adds after the tables (a Bradley-Terry model's rewards).
+    sections: list[str] = []
 
     def model(self, label: str) -> EvaluatedModel:
         return next(m for m in self.models if m.label == label)
@@ -321,6 +323,7 @@ def markdown(summary: EvaluationSummary) -> str:
     """The report page: settings, the metric tables with 95% CIs, the references, the
     collapse signs, the decision and the gate, the files."""
     lines = [f"# Evaluation: {summary.title}", "", *_tables(summary), "",
+             *([*summary.sections, ""] if summary.sections else []),
              *_references(summary), "", *_signs_table(summary), ""]
     if summary.best is not None:
         best = summary.model(summary.best)
@@ -353,13 +356,15 @@ def write(
     collapse_share: float = 0.8,
     decisions: list[dict[str, Any]] | None = None,
     benchmarks: list[bench_report.BenchmarkResult] | None = None,
+    sections: list[str] | None = None,
 ) -> EvaluationSummary:
     """Plots, report.md and summary.json in `out_dir`; the summary points at all of them.
 
     `references` are judgements that need no model (the text baseline), shown beside the
     judges; the best constant answer is added before them (score judges). `decisions`, the
     registry's so far, give a plot of the champion's metric over the runs; `benchmarks`,
-    the public benchmark scores of the best candidate and the incumbent, a section."""
+    the public benchmark scores of the best candidate and the incumbent, a section;
+    `sections`, markdown lines shown after the tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
     constant = constant_reference(models, metric)
     references = [*([constant] if constant else []), *(references or [])]
@@ -376,7 +381,8 @@ def write(
     summary = EvaluationSummary(title=title, metric=metric, models=models,
                                 references=references, best=best.label if best else None,
                                 decision=decision, collapse_share=collapse_share, plots=plots,
-                                report_path=out_dir / REPORT_FILE, benchmarks=benchmarks or [])
+                                report_path=out_dir / REPORT_FILE, benchmarks=benchmarks or [],
+                                sections=sections or [])
     summary.report_path.write_text(markdown(summary), encoding="utf-8")
     (out_dir / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

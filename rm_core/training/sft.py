@@ -16,21 +16,17 @@ cannot run on a CPU.
 from __future__ import annotations
 
 import json
-import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from rm_core.artifacts import atomic_dir, finish
 from rm_core.judge.generation import ParseRate
+from rm_core.training import ray_train
 from rm_core.training.sft_examples import examples
 from rm_core.training.sft_spec import SftSpec
 
 RUN_NAME = "sft"
-FINAL = "final"
 METRICS_FILE = "sft_metrics.json"
 # Train examples whose answer likelihood is measured before and after training.
 PROBE_EXAMPLES = 16
@@ -66,31 +62,12 @@ def _answer_nll(model: Any, tokenizer: Any, rows: list[dict[str, str]]) -> float
     return total / max(tokens, 1)
 
 
-def _progress_callback() -> Any:
-    """Prints `step:N - sft/loss:x - ...` after each logged step: the Prefect side reads
-    these lines from the job log, as it reads verl's GRPO steps."""
-    from transformers import TrainerCallback
-
-    class ProgressLines(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
-                   **kwargs: Any) -> None:
-            if not state.is_world_process_zero or not logs or "loss" not in logs:
-                return
-            parts = [f"sft/{name}:{value}" for name, value in logs.items()
-                     if isinstance(value, int | float)]
-            print(f"step:{state.global_step} - " + " - ".join(parts), flush=True)
-
-    return ProgressLines()
-
-
 def train_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: load, build the examples, train (resuming if Ray Train has a
     checkpoint), and on rank 0 save the final model with its metrics."""
-    import ray.train
     import torch
     from datasets import Dataset
-    from ray.train.huggingface.transformers import RayTrainReportCallback, prepare_trainer
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     from rm_core.config import DataConfig
@@ -108,34 +85,15 @@ def train_loop(config: dict[str, Any]) -> None:
                                                  use_safetensors=True)
     probe = rows[:PROBE_EXAMPLES]
     before = _answer_nll(model, tokenizer, probe)
-    work = Path(config["work_dir"])
-    args = SFTConfig(
-        output_dir=str(work / "hf"), num_train_epochs=spec.epochs, learning_rate=spec.lr,
-        per_device_train_batch_size=spec.batch_size, warmup_steps=spec.warmup_steps,
-        lr_scheduler_type="linear", max_grad_norm=spec.max_grad_norm,
-        weight_decay=spec.weight_decay, bf16=spec.bf16, use_cpu=not config["gpus"],
-        max_length=spec.max_length, completion_only_loss=True, packing=False,
-        logging_steps=1, save_strategy="steps", save_steps=spec.save_steps,
-        save_total_limit=1, report_to=[], disable_tqdm=True, seed=spec.seed,
-        dataloader_num_workers=0, ddp_backend=None if config["gpus"] else "gloo",
-    )
-    trainer = prepare_trainer(SFTTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer, callbacks=[_progress_callback(), RayTrainReportCallback()],
-    ))
-    trainer.remove_callback(PrinterCallback)  # its dicts repeat our step lines
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        output = trainer.train()
-    else:
-        with checkpoint.as_directory() as folder:
-            print(f"resuming from {folder}", flush=True)
-            output = trainer.train(resume_from_checkpoint=os.path.join(
-                folder, RayTrainReportCallback.CHECKPOINT_NAME))
-    if ray.train.get_context().get_world_rank() != 0:
+    args = SFTConfig(completion_only_loss=True, packing=False,
+                     **ray_train.trainer_args(spec, config["work_dir"], config["gpus"]))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                         processing_class=tokenizer,
+                         callbacks=[ray_train.progress_callback("sft")])
+    output = ray_train.train(trainer)
+    if not ray_train.is_rank_zero():
         return
-    final = work / FINAL
-    shutil.rmtree(final, ignore_errors=True)
+    final = ray_train.final_dir(config["work_dir"])
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
@@ -153,35 +111,7 @@ def run(model: str, train_path: str, data: dict[str, Any], sft: dict[str, Any],
         thinking: bool, cpus: float, gpus: float, work_dir: str, out: str) -> dict[str, Any]:
     """Train under Ray Train (resuming from its last checkpoint), then move the final
     model into `out` atomically; the result is the training metrics."""
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchConfig, TorchTrainer
-
-    # Ray Train's print patch would send every step line to the log twice.
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    work = Path(work_dir)
-    workers = max(1, int(gpus))
-    per_worker = ({"CPU": max(1.0, cpus / workers), "GPU": 1.0} if gpus
-                  else {"CPU": max(1.0, cpus)})
-    trainer = TorchTrainer(
-        train_loop,
-        train_loop_config={"model": model, "train_path": train_path, "data": data, "sft": sft,
-                           "thinking": thinking, "gpus": gpus, "work_dir": work_dir,
-                           "threads": max(1, math.floor(per_worker["CPU"]))},
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=bool(gpus),
-                                     resources_per_worker=per_worker),
-        torch_config=TorchConfig(backend="nccl" if gpus else "gloo"),
-        run_config=RunConfig(name=RUN_NAME, storage_path=str(work / "ray_train"),
-                             checkpoint_config=CheckpointConfig(num_to_keep=1),
-                             failure_config=FailureConfig(max_failures=0)),
-    )
-    trainer.fit()
-    final = work / FINAL
-    metrics = json.loads((final / METRICS_FILE).read_text("utf-8"))
-    with atomic_dir(Path(out)) as building:
-        for item in final.iterdir():
-            if item.name != METRICS_FILE:
-                shutil.move(str(item), building / item.name)
-        finish(building, metrics)
-    for scratch in (final, work / "hf", work / "ray_train"):  # checkpoints: GBs, done with
-        shutil.rmtree(scratch, ignore_errors=True)
-    return metrics
+    ray_train.fit(train_loop, {"model": model, "train_path": train_path, "data": data,
+                               "sft": sft, "thinking": thinking},
+                  RUN_NAME, cpus, gpus, work_dir)
+    return ray_train.publish(work_dir, out, METRICS_FILE)

@@ -33,6 +33,7 @@ class Converter(Protocol):
     kinds: dict[str, Kind]
     labels: tuple[str, ...]
     samples_per_row: int
+    sides: tuple[str, ...]  # the response fields as the source names them, for reasons
 
     def features(self, batch: pa.Table) -> pd.DataFrame:
         """Per-row values the validation suite of `task_category` checks."""

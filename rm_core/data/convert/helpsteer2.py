@@ -48,6 +48,22 @@ def common_features(batch: pa.Table) -> dict[str, object]:
     }
 
 
+def side_chars(texts: pa.Array) -> np.ndarray:
+    """Characters of each response (see `text_chars`), NaN where it is missing: a missing
+    side is its own reason, not a 0-character one."""
+    chars = text_chars(texts).astype(np.float64)
+    chars[pc.is_null(texts).to_numpy(zero_copy_only=False)] = np.nan
+    return chars
+
+
+def identical(first: pa.Array, second: pa.Array) -> np.ndarray:
+    """1.0 where both responses are the same non-empty text (surrounding whitespace
+    aside), NaN elsewhere: such a pair prefers nothing."""
+    same = pc.equal(pc.utf8_trim_whitespace(first), pc.utf8_trim_whitespace(second))
+    both = pc.and_(same, pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(first)), 0))
+    return np.where(pc.fill_null(both, False).to_numpy(zero_copy_only=False), 1.0, np.nan)
+
+
 def row_hashes(batch: pa.Table, responses: tuple[str, ...]) -> RowHashes:
     """Each text hashed once; the group and pair hashes are combinations of those."""
     prompt = prompt_hashes(column(batch, "prompt"))
@@ -93,6 +109,7 @@ class PointwiseConverter:
 
     task_category = "pointwise"
     samples_per_row = 1
+    sides = ("response",)
 
     def __init__(self, config: DataConfig) -> None:
         self.labels = tuple(config.labels)
@@ -132,6 +149,7 @@ class PairwiseConverter:
     labels = ("preference", "strength")
     samples_per_row = 2
     source = SOURCE
+    sides = ("response_1", "response_2")
 
     def __init__(self, config: DataConfig) -> None:
         self.kinds: dict[str, Kind] = {
@@ -143,8 +161,10 @@ class PairwiseConverter:
 
     def features(self, batch: pa.Table) -> pd.DataFrame:
         features = common_features(batch)
-        features["response_1_chars"] = text_chars(column(batch, "response_1"))
-        features["response_2_chars"] = text_chars(column(batch, "response_2"))
+        first, second = column(batch, "response_1"), column(batch, "response_2")
+        features["response_1_chars"] = side_chars(first)
+        features["response_2_chars"] = side_chars(second)
+        features["identical_sides"] = identical(first, second)
         features["preference_strength"] = column(batch, "preference_strength").to_numpy(
             zero_copy_only=False
         )

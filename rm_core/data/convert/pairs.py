@@ -29,6 +29,7 @@ class ChosenRejectedConverter(PairwiseConverter):
     """Two samples per (prompt, chosen, rejected) row, one per answer order."""
 
     source = "pairs"
+    sides = ("chosen", "rejected")
 
     def __init__(self, config: DataConfig) -> None:
         self.kinds = {"prompt": "messages", "chosen": "text", "rejected": "text"}
