@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from rm_core.training.sft_spec import TrainerSettings
 
 
-class BtSpec(BaseModel):
+class BtSpec(TrainerSettings):
     """One Bradley-Terry training run: loss -log sigmoid(r_chosen - r_rejected - margin)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     profile: Literal["cpu", "gpu"] = "cpu"
     model_path: str = Field(
@@ -27,18 +27,6 @@ class BtSpec(BaseModel):
     margin: bool = Field(False, description="subtract a margin taken from the pair's "
                          "preference strength (TRL RewardTrainer's `margin` column)")
     margin_scale: float = Field(1.0, gt=0, description="margin = scale x preference strength")
-    epochs: int = Field(ge=1, description="passes over the train split's pairs")
-    lr: float = Field(gt=0, lt=1, description="AdamW learning rate")
-    max_length: int = Field(ge=16, description="tokens of prompt + answer; longer pairs are "
-                            "left out (counted), never truncated")
-    batch_size: int = Field(ge=1, description="pairs per optimizer step")
-    warmup_steps: int = Field(ge=0, description="linear warm-up, then linear decay")
-    max_grad_norm: float = Field(gt=0, description="gradient clipping")
-    weight_decay: float = Field(0.0, ge=0)
-    save_steps: int = Field(ge=1, description="optimizer steps between checkpoints a killed "
-                            "job resumes from")
-    bf16: bool = Field(description="bf16 autocast (fp32 master weights)")
-    seed: int = 0
 
     @model_validator(mode="before")
     @classmethod

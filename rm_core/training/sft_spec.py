@@ -11,18 +11,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class SftSpec(BaseModel):
-    """Supervised fine-tuning on the train split's judgements: rendered judge prompt ->
-    the label in the template's answer format, loss on the answer only."""
+class TrainerSettings(BaseModel):
+    """What a Hugging Face trainer run under Ray Train is given (SFT, Bradley-Terry)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = False
     epochs: int = Field(ge=1, description="passes over the train split")
     lr: float = Field(gt=0, lt=1, description="AdamW learning rate")
     max_length: int = Field(ge=16, description="tokens of prompt + answer; longer examples "
-                            "are left out (counted), never truncated into a wrong answer")
-    batch_size: int = Field(ge=1, description="examples per optimizer step")
+                            "are left out (counted), never truncated")
+    batch_size: int = Field(ge=1, description="examples (pairs) per optimizer step")
     warmup_steps: int = Field(ge=0, description="linear warm-up, then linear decay")
     max_grad_norm: float = Field(gt=0, description="gradient clipping")
     weight_decay: float = Field(0.0, ge=0)
@@ -30,6 +28,13 @@ class SftSpec(BaseModel):
                             "killed job resumes from")
     bf16: bool = Field(description="bf16 autocast (fp32 master weights)")
     seed: int = 0
+
+
+class SftSpec(TrainerSettings):
+    """Supervised fine-tuning on the train split's judgements: rendered judge prompt ->
+    the label in the template's answer format, loss on the answer only."""
+
+    enabled: bool = False
 
 
 # The cpu values are what the embedded sample was measured with (docs/pipeline.md): two
